@@ -1,0 +1,83 @@
+"""Loads params.yaml and resolves a variant name to its section; shared by every stage."""
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PARAMS_PATH = Path("params.yaml")
+
+# Variant names become DVC stage ids (train@lenet5) and file names, so keep them boring.
+VARIANT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def load_params(path: Path = PARAMS_PATH) -> dict[str, Any]:
+    """Read params.yaml as a plain dict."""
+    with open(path) as file:
+        params = yaml.safe_load(file)
+    if not isinstance(params, dict):
+        raise ValueError(f"{path} must be a YAML mapping, got {type(params).__name__}.")
+    return params
+
+
+def check_variant_name(name: str) -> None:
+    """Refuse names that would make unsafe stage ids or file names."""
+    if not VARIANT_NAME_PATTERN.match(name):
+        raise ValueError(
+            f"Variant name {name!r} is not a safe file name: use lower-case letters, "
+            "digits and underscores, starting with a letter (e.g. 'lenet5')."
+        )
+
+
+def variant_spec(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """Return the params section that defines variant `name` (via train.variants)."""
+    check_variant_name(name)
+    catalogue = params.get("train", {}).get("variants", {})
+    if name not in catalogue:
+        raise ValueError(
+            f"Unknown variant {name!r} in train.variants; valid options: {sorted(catalogue)}."
+        )
+    section: Any = params
+    for key in str(catalogue[name]).split("."):
+        if not isinstance(section, dict) or key not in section:
+            raise ValueError(
+                f"train.variants.{name} points at params section {catalogue[name]!r}, "
+                "which params.yaml does not have."
+            )
+        section = section[key]
+    return dict(section)
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write `payload` to `path` via a temp file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(payload)
+        os.chmod(temp_name, 0o644)  # mkstemp's 0600 would hide outputs from other users
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write pretty, key-sorted JSON atomically (sorted keys keep git diffs small)."""
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def save_figure(figure: "matplotlib.figure.Figure", path: Path) -> None:  # noqa: F821
+    """Render a matplotlib figure to PNG atomically; no version stamp, so the bytes are stable."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())

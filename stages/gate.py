@@ -1,0 +1,75 @@
+"""Regression gate: exit 1 when any variant's test accuracy dropped by more than the threshold
+(params.yaml report.max_accuracy_drop) against a git revision, printing the offending rows.
+
+Run: `python -m stages.gate --rev main` (the pull-request workflow runs it against the base branch).
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from stages.config import load_params
+
+EVALUATION_DIR = Path("metrics/evaluation")
+
+
+def accuracies_in_workspace(evaluation_dir: Path = EVALUATION_DIR) -> dict[str, float]:
+    return {path.stem: json.loads(path.read_text())["accuracy"]
+            for path in sorted(evaluation_dir.glob("*.json"))}
+
+
+def accuracies_at_revision(revision: str, evaluation_dir: Path = EVALUATION_DIR) -> dict[str, float]:
+    """Test accuracy per variant as committed at `revision` (metrics are git-tracked)."""
+    listing = subprocess.run(["git", "ls-tree", "--name-only", f"{revision}:{evaluation_dir.as_posix()}"],
+                             capture_output=True, text=True)
+    if listing.returncode:
+        raise ValueError(f"Cannot read {evaluation_dir} at revision {revision!r}: "
+                         f"{listing.stderr.strip()}. Pass a revision that has committed metrics.")
+    accuracies = {}
+    for filename in listing.stdout.split():
+        if filename.endswith(".json"):
+            content = subprocess.run(["git", "show", f"{revision}:{evaluation_dir.as_posix()}/{filename}"],
+                                     capture_output=True, text=True, check=True).stdout
+            accuracies[filename.removesuffix(".json")] = json.loads(content)["accuracy"]
+    return accuracies
+
+
+def regressions(base: dict[str, float], current: dict[str, float], max_drop: float) -> list[str]:
+    """One line per variant (present in both) whose accuracy fell by more than `max_drop`."""
+    return [f"{name}: {base[name]:.4f} -> {current[name]:.4f} ({current[name] - base[name]:+.4f}, "
+            f"allowed -{max_drop:.4f})"
+            for name in sorted(base.keys() & current.keys())
+            if base[name] - current[name] > max_drop + 1e-12]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rev", required=True, help="git revision to compare against, e.g. main")
+    parser.add_argument("--max-drop", type=float, default=None,
+                        help="override params.yaml report.max_accuracy_drop")
+    arguments = parser.parse_args(argv)
+    max_drop = arguments.max_drop
+    if max_drop is None:
+        max_drop = load_params()["report"]["max_accuracy_drop"]
+    if not isinstance(max_drop, (int, float)) or max_drop < 0:
+        raise ValueError(f"report.max_accuracy_drop must be a non-negative number, got {max_drop!r}.")
+
+    base, current = accuracies_at_revision(arguments.rev), accuracies_in_workspace()
+    for name in sorted(base.keys() - current.keys()):
+        print(f"note: {name} is in {arguments.rev} but was not evaluated here")
+    for name in sorted(current.keys() - base.keys()):
+        print(f"note: {name} is new (not in {arguments.rev})")
+    failures = regressions(base, current, max_drop)
+    if failures:
+        print(f"Accuracy regressions against {arguments.rev} (more than {max_drop:.4f} lost):")
+        print("\n".join("  " + line for line in failures))
+        return 1
+    print(f"No variant lost more than {max_drop:.4f} test accuracy against {arguments.rev} "
+          f"({len(base.keys() & current.keys())} compared).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""The model zoo: one builder per architecture family; variants are params.yaml entries.
+
+Every model takes raw uint8 pixels of shape (28, 28, 1) and scales them itself, so the cached
+tensors stay uint8 and a saved model needs no preprocessing code beside it.
+Backend-agnostic Keras 3: no TensorFlow-only calls here.
+"""
+
+import inspect
+from typing import Any, Callable
+
+import keras
+from keras import layers
+
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+# Keys every variant may have besides its family's architecture keys.
+TRAINING_KEYS = {"family", "optimizer", "batch_size", "epochs", "reported_accuracy"}
+
+
+def build_convnet(
+    conv_layers: list[dict[str, Any]], dense_layers: list[dict[str, Any]], activation: str
+) -> keras.Model:
+    """The reference posts' nets: conv (+ optional 2x2 pool) layers, then dense (+ dropout) layers.
+
+    With no conv layers this is the posts' MLP on the flattened image.
+    """
+    model_layers: list[layers.Layer] = [keras.Input(INPUT_SHAPE), layers.Rescaling(1 / 255)]
+    for conv in conv_layers:
+        model_layers.append(layers.Conv2D(conv["filters"], conv["kernel_size"], activation=activation))
+        if conv.get("pool", False):
+            model_layers.append(layers.MaxPooling2D(2))
+    model_layers.append(layers.Flatten())
+    for dense in dense_layers:
+        model_layers.append(layers.Dense(dense["units"], activation=activation))
+        if dense.get("dropout", 0):
+            model_layers.append(layers.Dropout(dense["dropout"]))
+    model_layers.append(layers.Dense(NUM_CLASSES, activation="softmax"))
+    return keras.Sequential(model_layers)
+
+
+def build_flagship(filters: int, dense_units: int, dropout: float, translation: float) -> keras.Model:
+    """Our CNN: a wider Chollet net with batch norm, dropout and shift augmentation.
+
+    Pooling early keeps the expensive 3x3 convs on 13x13 and smaller maps, which is what
+    makes it cheap enough to train to 99.4%+ on a 2-core CPU.
+    """
+    augmentation = [layers.RandomTranslation(translation, translation, fill_mode="constant")] if translation else []
+
+    def conv_block(width: int) -> list[layers.Layer]:
+        # No conv bias: batch norm's offset does that job.
+        return [layers.Conv2D(width, 3, use_bias=False), layers.BatchNormalization(), layers.ReLU()]
+
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE),
+        layers.Rescaling(1 / 255),
+        *augmentation,
+        *conv_block(filters), layers.MaxPooling2D(2),
+        *conv_block(2 * filters),
+        *conv_block(2 * filters), layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dropout(dropout),
+        layers.Dense(dense_units, use_bias=False), layers.BatchNormalization(), layers.ReLU(),
+        layers.Dropout(dropout),
+        layers.Dense(NUM_CLASSES, activation="softmax"),
+    ])
+
+
+# VGG16 wants 0-255 BGR with the ImageNet channel means removed (caffe-style preprocessing).
+IMAGENET_BGR_MEANS = [103.939, 116.779, 123.68]
+VGG16_IMAGE_SIZE = 48  # the smallest input VGG16 accepts is 32; the post used 48
+
+
+def build_vgg16_transfer(
+    dense_layers: list[dict[str, Any]], weights: str | None = "imagenet"
+) -> keras.Model:
+    """Frozen VGG16 base on 48x48 RGB (resized grey inside the model), then a dense head.
+
+    The layer named 'features' is the frozen base's flattened output: training caches it.
+    """
+    inputs = keras.Input(INPUT_SHAPE)
+    grey = layers.Resizing(VGG16_IMAGE_SIZE, VGG16_IMAGE_SIZE)(inputs)
+    rgb = layers.Concatenate()([grey, grey, grey])
+    centred = layers.Normalization(mean=IMAGENET_BGR_MEANS, variance=[1.0, 1.0, 1.0])(rgb)
+    base = keras.applications.VGG16(
+        include_top=False, weights=weights, input_shape=(VGG16_IMAGE_SIZE, VGG16_IMAGE_SIZE, 3)
+    )
+    base.trainable = False
+    x = layers.Flatten(name="features")(base(centred, training=False))
+    for dense in dense_layers:
+        x = layers.Dense(dense["units"], activation="relu")(x)
+        if dense.get("dropout", 0):
+            x = layers.Dropout(dense["dropout"])(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="vgg16_transfer")
+
+
+FAMILIES: dict[str, Callable[..., keras.Model]] = {
+    "convnet": build_convnet,
+    "flagship": build_flagship,
+    "vgg16_transfer": build_vgg16_transfer,
+}
+
+
+def architecture_keys(family: str) -> set[str]:
+    return set(inspect.signature(FAMILIES[family]).parameters)
+
+
+def validate_spec(name: str, spec: dict[str, Any]) -> None:
+    """Check a variant's params before any data is loaded; errors name key, value and options."""
+    family = spec.get("family")
+    if family not in FAMILIES:
+        raise ValueError(f"{name}.family is {family!r}; valid options: {sorted(FAMILIES)}.")
+    allowed = TRAINING_KEYS | architecture_keys(family)
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ValueError(f"{name}: unknown key(s) {unknown} for family {family!r}; "
+                         f"valid keys: {sorted(allowed)}.")
+    required = {key for key, parameter in inspect.signature(FAMILIES[family]).parameters.items()
+                if parameter.default is inspect.Parameter.empty} | {"optimizer", "batch_size", "epochs"}
+    missing = sorted(required - set(spec))
+    if missing:
+        raise ValueError(f"{name}: missing key(s) {missing} for family {family!r}.")
+    for key in ("epochs", "batch_size"):
+        value = spec[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}.{key} must be a positive integer, got {value!r}.")
+    optimizer_options(name, spec["optimizer"])
+
+
+def build_model(spec: dict[str, Any]) -> keras.Model:
+    """Build the variant's uncompiled model from its params section."""
+    keys = architecture_keys(spec["family"])
+    return FAMILIES[spec["family"]](**{key: value for key, value in spec.items() if key in keys})
+
+
+OPTIMIZERS: dict[str, type] = {
+    "adadelta": keras.optimizers.Adadelta,
+    "adam": keras.optimizers.Adam,
+    "rmsprop": keras.optimizers.RMSprop,
+    "sgd": keras.optimizers.SGD,
+}
+# Options we translate ourselves rather than pass to the optimizer's constructor.
+SCHEDULE_KEYS = {"name", "decay", "schedule"}
+
+
+def optimizer_options(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Validated constructor options of a variant's optimizer spec."""
+    if not isinstance(spec, dict) or spec.get("name") not in OPTIMIZERS:
+        got = spec.get("name") if isinstance(spec, dict) else spec
+        raise ValueError(f"{name}.optimizer.name is {got!r}; valid options: {sorted(OPTIMIZERS)}.")
+    valid = set(inspect.signature(OPTIMIZERS[spec["name"]]).parameters) | SCHEDULE_KEYS
+    unknown = sorted(set(spec) - valid)
+    if unknown:
+        raise ValueError(f"{name}.optimizer: unknown option(s) {unknown}; valid: {sorted(valid)}.")
+    if spec.get("schedule") not in (None, "cosine"):
+        raise ValueError(f"{name}.optimizer.schedule is {spec['schedule']!r}; valid: cosine or none.")
+    return {key: value for key, value in spec.items() if key not in SCHEDULE_KEYS}
+
+
+def build_optimizer(spec: dict[str, Any], total_steps: int) -> keras.optimizers.Optimizer:
+    """An optimizer from its params spec.
+
+    `decay` is Keras 2's per-step inverse-time decay, lr / (1 + decay * step), as the posts used it;
+    `schedule: cosine` decays the rate to zero over the whole run (`total_steps`).
+    """
+    options = optimizer_options("optimizer", spec)
+    learning_rate = options.pop("learning_rate", OPTIMIZERS[spec["name"]]().learning_rate)
+    learning_rate = float(keras.ops.convert_to_numpy(learning_rate))
+    if spec.get("decay"):
+        learning_rate = keras.optimizers.schedules.InverseTimeDecay(
+            learning_rate, decay_steps=1, decay_rate=spec["decay"])
+    elif spec.get("schedule") == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+    return OPTIMIZERS[spec["name"]](learning_rate=learning_rate, **options)

@@ -1,0 +1,149 @@
+"""Cross-model report: leaderboard, per-class F1 heat map and every variant's training curves.
+
+Reads metrics/evaluation/<name>.json and metrics/training/<name>/ for each variant in
+train.variants; writes metrics/leaderboard.md, plots/training_curves.{csv,png},
+plots/leaderboard.png and plots/per_class_f1.png. Run alone: `python -m stages.report`.
+"""
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on CI or servers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from stages.config import atomic_write_bytes, load_params, save_figure, variant_spec  # noqa: E402
+
+log = logging.getLogger("report")
+
+EVALUATION_DIR = Path("metrics/evaluation")
+TRAINING_DIR = Path("metrics/training")
+COLUMNS = {  # leaderboard column -> header
+    "variant": "Variant", "accuracy": "Test accuracy", "f1_macro": "Macro F1",
+    "reported_accuracy": "Post reported", "parameters": "Parameters",
+    "training_seconds": "Training s", "epochs_run": "Epochs", "images_per_second": "Images/s",
+}
+
+
+def leaderboard(evaluations: dict[str, dict[str, Any]], reported: dict[str, float | None]) -> pd.DataFrame:
+    """One row per variant, best test accuracy first (ties keep train.variants order)."""
+    rows = [{"variant": name, **{key: evaluation.get(key) for key in COLUMNS if key != "variant"},
+             "reported_accuracy": reported.get(name)} for name, evaluation in evaluations.items()]
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    return table.sort_values("accuracy", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def leaderboard_markdown(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (pull-request comments render it)."""
+    def cell(key: str, value: Any) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return "-"
+        if key in ("accuracy", "reported_accuracy"):
+            return f"{value:.2%}"
+        if key == "f1_macro":
+            return f"{value:.4f}"
+        if key in ("parameters", "images_per_second"):
+            return f"{value:,.0f}"
+        if key == "training_seconds":
+            return f"{value:.0f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(COLUMNS.values()) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|"]
+    for row in table.to_dict("records"):
+        lines.append("| " + " | ".join(cell(key, row[key]) for key in COLUMNS) + " |")
+    return "# Leaderboard (MNIST test set)\n\n" + "\n".join(lines) + "\n"
+
+
+def read_curves(training_dir: Path, names: list[str]) -> pd.DataFrame:
+    """Long table of DVCLive's per-epoch TSVs: variant, split, epoch, loss, accuracy."""
+    frames = []
+    for name in names:
+        for split, label in (("train", "train"), ("eval", "validation")):
+            columns = {}
+            for metric in ("loss", "accuracy"):
+                tsv = pd.read_csv(training_dir / name / "plots" / "metrics" / split / f"{metric}.tsv", sep="\t")
+                columns[metric] = tsv[metric].to_numpy()
+                columns["epoch"] = tsv["step"].to_numpy() + 1
+            frames.append(pd.DataFrame({"variant": name, "split": label, **columns}))
+    return pd.concat(frames, ignore_index=True)[["variant", "split", "epoch", "loss", "accuracy"]]
+
+
+def plot_curves(curves: pd.DataFrame) -> plt.Figure:
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(13, 5))
+    colours = plt.get_cmap("tab10")
+    for index, (name, group) in enumerate(curves.groupby("variant", sort=False)):
+        for split, style in (("train", "-"), ("validation", "--")):
+            part = group[group["split"] == split]
+            label = name if split == "train" else None
+            loss_axes.plot(part["epoch"], part["loss"], style, color=colours(index % 10), label=label)
+            accuracy_axes.plot(part["epoch"], part["accuracy"], style, color=colours(index % 10))
+    loss_axes.set(xlabel="Epoch", ylabel="Cross-entropy loss", yscale="log", title="Loss")
+    accuracy_axes.set(xlabel="Epoch", ylabel="Accuracy", title="Accuracy",
+                      ylim=(max(0.8, curves["accuracy"].min() - 0.01), 1.0))
+    loss_axes.legend(title="solid: train, dashed: validation", fontsize=8)
+    figure.suptitle("Training curves of every variant")
+    figure.tight_layout()
+    return figure
+
+
+def plot_leaderboard(table: pd.DataFrame) -> plt.Figure:
+    """Test accuracy against training time; marker area grows with the parameter count."""
+    figure, axes = plt.subplots(figsize=(9, 6))
+    sizes = 30 + 400 * np.sqrt(table["parameters"] / table["parameters"].max())
+    axes.scatter(table["training_seconds"], table["accuracy"], s=sizes, alpha=0.6)
+    for row in table.to_dict("records"):
+        axes.annotate(f"{row['variant']} ({row['parameters']:,} params)",
+                      (row["training_seconds"], row["accuracy"]), textcoords="offset points",
+                      xytext=(8, 4), fontsize=8)
+    axes.set(xscale="log", xlabel="Training time (s, log scale)", ylabel="Test accuracy",
+             title="Accuracy against training time (marker area ~ parameters)")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def plot_per_class_f1(evaluations: dict[str, dict[str, Any]]) -> plt.Figure:
+    """Variants x digits heat map of F1: which digits each model gets wrong."""
+    names = list(evaluations)
+    f1 = np.array([[evaluations[name]["per_class"][str(digit)]["f1"] for digit in range(10)]
+                   for name in names])
+    figure, axes = plt.subplots(figsize=(10, 0.55 * len(names) + 1.8))
+    image = axes.imshow(f1, cmap="RdYlGn", vmin=max(0.0, min(0.95, f1.min())), vmax=1.0, aspect="auto")
+    for row in range(len(names)):
+        for digit in range(10):
+            axes.text(digit, row, f"{f1[row, digit]:.3f}", ha="center", va="center", fontsize=8)
+    axes.set(xticks=range(10), yticks=range(len(names)), yticklabels=names, xlabel="Digit",
+             title="Per-class F1 on the test set")
+    figure.colorbar(image, ax=axes, label="F1")
+    figure.tight_layout()
+    return figure
+
+
+def main(evaluation_dir: Path = EVALUATION_DIR, training_dir: Path = TRAINING_DIR) -> pd.DataFrame:
+    params = load_params()
+    names = list(params["train"]["variants"])
+    reported = {name: variant_spec(params, name).get("reported_accuracy") for name in names}
+    evaluations = {name: json.loads((evaluation_dir / f"{name}.json").read_text()) for name in names}
+
+    table = leaderboard(evaluations, reported)
+    atomic_write_bytes(Path("metrics/leaderboard.md"), leaderboard_markdown(table).encode())
+    curves = read_curves(training_dir, names)
+    atomic_write_bytes(Path("plots/training_curves.csv"), curves.to_csv(index=False).encode())
+    save_figure(plot_curves(curves), Path("plots/training_curves.png"))
+    save_figure(plot_leaderboard(table), Path("plots/leaderboard.png"))
+    save_figure(plot_per_class_f1(evaluations), Path("plots/per_class_f1.png"))
+    best = table.iloc[0]
+    log.info("%d variants; best %s at %.2f%%; wrote metrics/leaderboard.md and 4 plots",
+             len(table), best["variant"], 100 * best["accuracy"])
+    return table
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    main()

@@ -1,0 +1,136 @@
+"""Train one variant on data/prepared/{train,validation}.npz; write data/models/<name>.keras and
+its DVCLive curves and summary (training time, epochs) under metrics/training/<name>/.
+
+Run alone: `python -m stages.train lenet5` (or `dvc repro train@lenet5`).
+"""
+
+import argparse
+import logging
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from dvclive import Live
+from dvclive.utils import standardize_metric_name
+
+from stages.config import load_params, variant_spec
+from stages.models import build_model, build_optimizer, validate_spec
+
+log = logging.getLogger("train")
+
+PREPARED_DIR = Path("data/prepared")
+MODELS_DIR = Path("data/models")
+TRAINING_METRICS_DIR = Path("metrics/training")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and the backend, and ask for deterministic ops where the backend has them."""
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf  # only this backend needs (and has) the switch
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images with a channel axis, (N, 28, 28, 1), and integer labels (N,)."""
+    with np.load(path) as arrays:
+        return arrays["images"][..., np.newaxis], arrays["labels"].astype(np.int32)
+
+
+class LiveCurves(keras.callbacks.Callback):
+    """Log each epoch's metrics to DVCLive (train/* and eval/*), on any Keras backend.
+
+    dvclive.keras imports TensorFlow, which the JAX and PyTorch backends may not have.
+    """
+
+    def __init__(self, live: Live) -> None:
+        super().__init__()
+        self.live = live
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        for metric, value in (logs or {}).items():
+            if metric.endswith(("loss", "accuracy")):
+                self.live.log_metric(standardize_metric_name(metric, "dvclive.keras"), float(value))
+        self.live.next_step()
+
+
+def train(
+    spec: dict[str, Any],
+    train_data: tuple[np.ndarray, np.ndarray],
+    validation_data: tuple[np.ndarray, np.ndarray],
+    patience: int,
+    callbacks: list[keras.callbacks.Callback],
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Fit a fresh model for `spec`; return it (best validation weights) and a run summary."""
+    model = build_model(spec)
+    steps_per_epoch = -(-len(train_data[0]) // spec["batch_size"])
+    model.compile(
+        optimizer=build_optimizer(spec["optimizer"], steps_per_epoch * spec["epochs"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True)
+    started = time.perf_counter()
+    history = model.fit(
+        *train_data, batch_size=spec["batch_size"], epochs=spec["epochs"],
+        validation_data=validation_data, callbacks=[early_stopping, *callbacks], verbose=2)
+    validation_losses = history.history["val_loss"]
+    summary = {
+        "training_seconds": round(time.perf_counter() - started, 2),
+        "epochs_run": len(validation_losses),
+        "best_epoch": int(np.argmin(validation_losses)) + 1,
+        "parameters": model.count_params(),
+    }
+    return model, summary
+
+
+def save_model(model: keras.Model, path: Path) -> None:
+    """Save via a temp file and rename, so a crash never leaves a model file a later stage trusts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(handle)
+    try:
+        model.save(temp_name)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def main(name: str, prepared_dir: Path = PREPARED_DIR, models_dir: Path = MODELS_DIR,
+         metrics_dir: Path = TRAINING_METRICS_DIR) -> dict[str, Any]:
+    params = load_params()
+    spec = variant_spec(params, name)
+    validate_spec(name, spec)
+    patience = params["train"]["early_stopping_patience"]
+    if not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"train.early_stopping_patience must be a positive integer, got {patience!r}.")
+    seed_everything(int(params["seed"]))
+
+    train_data = load_split(prepared_dir / "train.npz")
+    validation_data = load_split(prepared_dir / "validation.npz")
+    log.info("%s: %d training and %d validation images, backend %s, %s epochs of batch %d",
+             name, len(train_data[0]), len(validation_data[0]), keras.backend.backend(),
+             spec["epochs"], spec["batch_size"])
+    with Live(dir=str(metrics_dir / name), dvcyaml=None, save_dvc_exp=False) as live:
+        model, summary = train(spec, train_data, validation_data, patience, [LiveCurves(live)])
+        live.summary.update(summary)
+    save_model(model, models_dir / f"{name}.keras")
+    log.info("%s: %s; wrote %s", name, summary, models_dir / f"{name}.keras")
+    return summary
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("variant", help="a name from params.yaml train.variants")
+    main(parser.parse_args().variant)

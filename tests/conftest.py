@@ -1,0 +1,102 @@
+"""Shared fixtures: tiny synthetic MNIST-shaped data and throwaway copies of the project."""
+
+import gzip
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array as IDX (magic 0x08 = unsigned byte, then the dimension count)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(size).to_bytes(4, "big") for size in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def synthetic_digits(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable fake digits: class k lights up a k-specific 6x6 patch, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(num_images) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 60, size=(num_images, 28, 28))
+    for index, label in enumerate(labels):
+        row, column = divmod(int(label), 4)
+        images[index, 2 + 8 * row: 8 + 8 * row, 2 + 6 * column: 8 + 6 * column] = 250
+    return images.astype(np.uint8), labels.astype(np.uint8)
+
+
+def write_mnist_gz(directory: Path, num_train: int = 300, num_test: int = 100) -> dict[str, bytes]:
+    """The four MNIST file names, holding synthetic data; returns their gzip bytes by name."""
+    directory.mkdir(parents=True, exist_ok=True)
+    train_images, train_labels = synthetic_digits(num_train, seed=1)
+    test_images, test_labels = synthetic_digits(num_test, seed=2)
+    files = {
+        "train-images-idx3-ubyte.gz": idx_bytes(train_images),
+        "train-labels-idx1-ubyte.gz": idx_bytes(train_labels),
+        "t10k-images-idx3-ubyte.gz": idx_bytes(test_images),
+        "t10k-labels-idx1-ubyte.gz": idx_bytes(test_labels),
+    }
+    payloads = {name: gzip.compress(content, mtime=0) for name, content in files.items()}
+    for name, payload in payloads.items():
+        (directory / name).write_bytes(payload)
+    return payloads
+
+
+@pytest.fixture
+def synthetic_mirror(tmp_path: Path) -> Path:
+    write_mnist_gz(tmp_path / "mirror")
+    return tmp_path / "mirror"
+
+
+@pytest.fixture
+def in_tmp_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """cwd = a temp dir holding a copy of params.yaml, for calling stage main()s directly."""
+    shutil.copy(PROJECT_ROOT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def update_params(path: Path, updates: dict) -> None:
+    """Set dotted keys (e.g. 'data.subset') in a params.yaml."""
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in updates.items():
+        section = params
+        *parents, last = dotted.split(".")
+        for key in parents:
+            section = section[key]
+        section[last] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def run(command: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a command, failing the test with its output if it fails."""
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def copy_project(destination: Path) -> Path:
+    """A fresh git repo holding the project's tracked files (as a clone would), DVC cache empty."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                           cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        source = PROJECT_ROOT / name
+        if source.is_file() and not name.startswith(("data/", "metrics/", "plots/")) and name != "dvc.lock":
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    run(["git", "init", "-q", "-b", "main"], destination)
+    run(["git", "config", "user.email", "tests@example.com"], destination)
+    run(["git", "config", "user.name", "tests"], destination)
+    run(["git", "add", "-A"], destination)
+    run(["git", "commit", "-q", "-m", "project copy"], destination)
+    return destination
