@@ -1,0 +1,116 @@
+"""The model zoo: every variant in params.yaml builds with the posts' parameter count and
+survives a save/load round trip; bad specs fail before any data is touched."""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from stages.config import load_params, variant_spec
+from stages.models import FAMILIES, build_model, build_optimizer, validate_spec
+from tests.conftest import PROJECT_ROOT
+
+PARAMS = load_params(PROJECT_ROOT / "params.yaml")
+# Parameter counts published with (or recomputed from) each reference post.
+EXPECTED_PARAMETERS = {
+    "tanh_adadelta": 150_742,
+    "chollet": 93_322,
+    "adam_5x5": 1_087_106,
+    "lenet5": 44_426,
+    "mlp_tanh": 898_510,
+    "mlp_relu": 898_510,
+    "conv2_dropout": 2_820_078,
+    "vgg16_transfer": 15_226_698,
+}
+CATALOGUE = sorted(set(PARAMS["train"]["variants"]) | set(PARAMS["variants"]))
+
+
+def spec_for(name: str) -> dict:
+    if name in PARAMS["train"]["variants"]:
+        spec = variant_spec(PARAMS, name)
+    else:
+        spec = dict(PARAMS["variants"][name])
+    if spec["family"] == "vgg16_transfer":
+        spec["weights"] = None  # same architecture; no 58 MB download in tests
+    return spec
+
+
+def test_every_reference_variant_is_in_the_catalogue():
+    assert set(EXPECTED_PARAMETERS) <= set(CATALOGUE)
+    assert {variant_spec(PARAMS, name)["family"] for name in PARAMS["train"]["variants"]} <= set(FAMILIES)
+
+
+@pytest.mark.parametrize("name", CATALOGUE)
+def test_variant_builds_with_the_published_parameter_count(name):
+    spec = spec_for(name)
+    validate_spec(name, spec)
+    model = build_model(spec)
+    assert model.output_shape == (None, 10)
+    if name in EXPECTED_PARAMETERS:
+        assert model.count_params() == EXPECTED_PARAMETERS[name]
+
+
+def test_vgg16_base_is_frozen():
+    model = build_model(spec_for("vgg16_transfer"))
+    trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+    assert trainable == 512_010
+
+
+@pytest.mark.parametrize("name", [name for name in CATALOGUE if name != "vgg16_transfer"] + ["vgg16_transfer"])
+def test_save_load_round_trip_gives_identical_predictions(name, tmp_path: Path):
+    model = build_model(spec_for(name))
+    images = np.random.default_rng(0).integers(0, 256, size=(8, 28, 28, 1)).astype(np.uint8)
+    before = model.predict(images, verbose=0)
+    model.save(tmp_path / "model.keras")
+    after = keras.saving.load_model(tmp_path / "model.keras").predict(images, verbose=0)
+    np.testing.assert_array_equal(before, after)
+    assert np.allclose(before.sum(axis=1), 1, atol=1e-5)  # softmax over 10 digits
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"family": "resnet"}, r"lenet5.family is 'resnet'; valid options: \['convnet', 'flagship', 'vgg16_transfer'\]"),
+    ({"filterz": 3}, r"unknown key\(s\) \['filterz'\].*valid keys"),
+    ({"epochs": -1}, "lenet5.epochs must be a positive integer, got -1"),
+    ({"batch_size": 0}, "lenet5.batch_size must be a positive integer, got 0"),
+    ({"optimizer": {"name": "adamw2"}}, r"optimizer.name is 'adamw2'; valid options: \['adadelta'"),
+    ({"optimizer": {"name": "sgd", "momentun": 0.9}}, r"unknown option\(s\) \['momentun'\]"),
+    ({"optimizer": {"name": "sgd", "schedule": "step"}}, "schedule is 'step'"),
+])
+def test_bad_specs_name_the_key_the_value_and_the_options(change, message):
+    spec = spec_for("lenet5") | change
+    with pytest.raises(ValueError, match=message):
+        validate_spec("lenet5", spec)
+
+
+def test_missing_architecture_key_is_reported():
+    spec = spec_for("lenet5")
+    del spec["conv_layers"]
+    with pytest.raises(ValueError, match=r"missing key\(s\) \['conv_layers'\]"):
+        validate_spec("lenet5", spec)
+
+
+@pytest.mark.parametrize("name", ["../evil", "LeNet", "a b", "", "x" * 41])
+def test_unsafe_variant_names_are_refused(name):
+    params = {"train": {"variants": {name: "variants.lenet5"}}, "variants": PARAMS["variants"]}
+    with pytest.raises(ValueError, match="not a safe file name"):
+        variant_spec(params, name)
+
+
+def test_unknown_variant_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"Unknown variant 'resnet50'.*'lenet5'"):
+        variant_spec(PARAMS, "resnet50")
+
+
+def test_keras2_style_decay_becomes_inverse_time_decay():
+    optimizer = build_optimizer({"name": "sgd", "learning_rate": 0.01, "momentum": 0.9,
+                                 "nesterov": True, "decay": 1e-2}, total_steps=100)
+    schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
+    assert float(schedule(100)) == pytest.approx(0.01 / (1 + 1e-2 * 100))
+    assert optimizer.nesterov and optimizer.momentum == 0.9
+
+
+def test_adadelta_keeps_the_keras2_learning_rate():
+    optimizer = build_optimizer(PARAMS["variants"]["tanh_adadelta"]["optimizer"], total_steps=10)
+    assert float(optimizer.learning_rate) == pytest.approx(1.0)
+    assert optimizer.rho == pytest.approx(0.95)
