@@ -100,3 +100,24 @@ def copy_project(destination: Path) -> Path:
     run(["git", "add", "-A"], destination)
     run(["git", "commit", "-q", "-m", "project copy"], destination)
     return destination
+
+
+def write_prepared(directory: Path, num_train: int = 200, num_validation: int = 60,
+                   num_test: int = 100) -> None:
+    """data/prepared/{train,validation,test}.npz of synthetic digits, as preprocess writes them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for seed, (split, count) in enumerate((("train", num_train), ("validation", num_validation),
+                                           ("test", num_test))):
+        images, labels = synthetic_digits(count, seed=10 + seed)
+        np.savez(directory / f"{split}.npz", images=images, labels=labels)
+
+
+@pytest.fixture
+def tiny_project(in_tmp_project: Path) -> Path:
+    """A temp project dir with synthetic prepared tensors and quick recipes (2 epochs)."""
+    write_prepared(in_tmp_project / "data" / "prepared")
+    params = yaml.safe_load((in_tmp_project / "params.yaml").read_text())
+    updates = {f"variants.{name}.epochs": 2 for name in params["variants"]}
+    updates.update({"model.epochs": 2, "model.filters": 4, "model.dense_units": 16})
+    update_params(in_tmp_project / "params.yaml", updates)
+    return in_tmp_project

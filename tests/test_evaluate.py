@@ -1,0 +1,72 @@
+"""evaluate: scikit-learn's metrics in the per-variant JSON, DVC's confusion form, and the PNGs."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stages import evaluate, train
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def one_hot_probabilities(predictions: list[int], confidence: float = 0.9) -> np.ndarray:
+    probabilities = np.full((len(predictions), 10), (1 - confidence) / 9)
+    probabilities[np.arange(len(predictions)), predictions] = confidence
+    return probabilities
+
+
+def test_metrics_match_a_hand_worked_example():
+    labels = np.array([0, 0, 1, 1, 2, 2, 2])
+    predictions = [0, 1, 1, 1, 2, 2, 0]
+    results = evaluate.classification_metrics(labels, one_hot_probabilities(predictions))
+    assert results["accuracy"] == pytest.approx(5 / 7, abs=1e-6)
+    digit_0 = results["per_class"]["0"]  # predicted 0 twice, right once; 2 true 0s, found 1
+    assert (digit_0["precision"], digit_0["recall"], digit_0["f1"], digit_0["support"]) == (0.5, 0.5, 0.5, 2)
+    digit_1 = results["per_class"]["1"]  # precision 2/3, recall 1
+    assert digit_1["precision"] == pytest.approx(2 / 3, abs=1e-6) and digit_1["recall"] == 1.0
+    assert results["per_class"]["7"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert results["loss"] == pytest.approx(-np.mean([np.log(0.9)] * 5 + [np.log(0.1 / 9)] * 2), abs=1e-5)
+    f1 = [0.5, 0.8, 0.8]
+    assert results["f1_weighted"] == pytest.approx(np.average(f1, weights=[2, 2, 3]), abs=1e-6)
+    assert results["f1_macro"] == pytest.approx(sum(f1) / 10, abs=1e-6)  # macro over all ten digits
+
+
+def test_confusion_csv_has_one_row_per_image_in_dvc_form():
+    assert evaluate.confusion_csv(np.array([3, 5]), np.array([3, 8])) == b"actual,predicted\n3,3\n5,8\n"
+
+
+def test_worst_misclassified_are_the_most_confident_mistakes():
+    labels = np.array([1, 2, 3, 4])
+    probabilities = np.full((4, 10), 0.01)
+    probabilities[0, 7] = 0.6   # wrong, 60%
+    probabilities[1, 2] = 0.99  # right
+    probabilities[2, 9] = 0.95  # wrong, 95%
+    probabilities[3, 0] = 0.7   # wrong, 70%
+    assert evaluate.worst_misclassified(labels, probabilities, 2).tolist() == [2, 3]
+    assert evaluate.worst_misclassified(labels, probabilities, 10).tolist() == [2, 3, 0]
+
+
+def test_main_writes_metrics_and_stable_pngs(tiny_project: Path):
+    train.main("lenet5")
+    results = evaluate.main("lenet5")
+    stored = json.loads(Path("metrics/evaluation/lenet5.json").read_text())
+    assert stored == results
+    assert set(stored["per_class"]) == {str(digit) for digit in range(10)}
+    assert sum(entry["support"] for entry in stored["per_class"].values()) == 100
+    assert stored["parameters"] == 44_426 and stored["epochs_run"] == 2 and stored["images_per_second"] > 0
+    rows = Path("plots/confusion/lenet5.csv").read_text().splitlines()
+    assert rows[0] == "actual,predicted" and len(rows) == 101
+    correct = sum(actual == predicted for actual, predicted in (row.split(",") for row in rows[1:]))
+    assert correct / 100 == pytest.approx(stored["accuracy"])
+    pngs = [Path("plots/confusion/lenet5.png"), Path("plots/misclassified/lenet5.png")]
+    first = [png.read_bytes() for png in pngs]
+    assert all(content.startswith(PNG_SIGNATURE) and len(content) > 5000 for content in first)
+    evaluate.main("lenet5")
+    assert [png.read_bytes() for png in pngs] == first  # byte-stable for the same inputs
+
+
+def test_bad_misclassified_count_is_refused_before_loading(in_tmp_project: Path):
+    with pytest.raises(ValueError, match="num_misclassified must be a non-negative integer, got -1"):
+        evaluate.main("lenet5", num_misclassified=-1)

@@ -1,0 +1,130 @@
+"""End to end: real `dvc repro` / `dvc exp run` in a throwaway git repo holding a copy of the
+project, on a small subset of the real MNIST (fetch only accepts the real files' checksums)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_project, run, update_params
+
+MNIST_MIRROR = os.environ.get("MNIST_MIRROR")
+pytestmark = pytest.mark.skipif(
+    not MNIST_MIRROR, reason="set MNIST_MIRROR to a directory with the four MNIST *-ubyte.gz files")
+VARIANTS = {"lenet5": "variants.lenet5", "mlp_relu": "variants.mlp_relu", "flagship": "model"}
+
+
+def dvc(repo: Path, *arguments: str) -> str:
+    """Run dvc from this interpreter's environment with the mirror set; return its stdout."""
+    environment = dict(os.environ, MNIST_MIRROR=str(Path(MNIST_MIRROR).resolve()))
+    dvc_binary = str(Path(sys.executable).with_name("dvc"))
+    return run([dvc_binary, *arguments], repo, env=environment).stdout
+
+
+def stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project on 400 training images, three variants, one epoch each: reproduced and committed."""
+    repo = copy_project(tmp_path_factory.mktemp("project"))
+    update_params(repo / "params.yaml", {
+        "data.subset": 400, "data.validation_size": 100, "train.variants": VARIANTS,
+        "variants.lenet5.epochs": 1, "variants.mlp_relu.epochs": 1,
+        "model.epochs": 1, "model.filters": 4, "model.dense_units": 16})
+    output = dvc(repo, "repro")
+    assert stages_run(output) == {"fetch", "preprocess", "report"} | {
+        f"{stage}@{name}" for stage in ("train", "evaluate") for name in VARIANTS}
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "tiny run"], repo)
+    return repo
+
+
+def test_second_repro_does_nothing_and_status_is_clean(repo: Path):
+    output = dvc(repo, "repro")
+    assert stages_run(output) == set()
+    assert "is up to date" in output or "up to date" in output.lower()
+    assert dvc(repo, "status", "--json").strip() in ("{}", "")
+
+
+def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
+    output = dvc(repo, "exp", "run", "-S", "model.filters=8")
+    assert stages_run(output) == {"train@flagship", "evaluate@flagship", "report"}
+
+    # dvc metrics diff: the flagship's accuracy and per-class figures changed; no other variant's did.
+    diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "--json"))
+    changed_files = {path for path, metrics in diff.items() if metrics}
+    assert changed_files == {"metrics/evaluation/flagship.json", "metrics/training/flagship/metrics.json"}
+    flagship = diff["metrics/evaluation/flagship.json"]
+    assert "accuracy" in flagship and any(key.startswith("per_class.") for key in flagship)
+    assert flagship["parameters"]["old"] != flagship["parameters"]["new"]
+
+    # dvc plots diff renders the curves and the confusion matrices of both revisions.
+    plots = json.loads(dvc(repo, "plots", "diff", "HEAD", "--json"))["data"]
+    assert {"Accuracy per epoch", "Loss per epoch", "plots/confusion/flagship.csv"} <= set(plots)
+    assert {"plots/confusion/lenet5.png", "plots/leaderboard.png"} <= set(plots)
+
+    # The regression gate passes within a threshold and fails when the drop crosses it.
+    accuracy = {side: flagship["accuracy"][side] for side in ("old", "new")}
+    assert accuracy["old"] != accuracy["new"]
+    gate = [sys.executable, "-m", "stages.gate"]
+    run(gate + ["--rev", "HEAD", "--max-drop", "1.0"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "filters=8"], repo)
+    # Put the worse metrics in the workspace and compare against the better revision.
+    worse, better = ("HEAD~1", "HEAD") if accuracy["old"] < accuracy["new"] else ("HEAD", "HEAD~1")
+    run(["git", "checkout", worse, "--", "metrics/evaluation"], repo)
+    drop = abs(accuracy["new"] - accuracy["old"])
+    failed = subprocess.run(gate + ["--rev", better, "--max-drop", str(drop / 2)],
+                            cwd=repo, capture_output=True, text=True)
+    run(["git", "checkout", "HEAD", "--", "metrics/evaluation"], repo)
+    assert failed.returncode == 1 and "flagship:" in failed.stdout
+
+
+def test_changing_one_recipe_reruns_only_that_variant(repo: Path):
+    output = dvc(repo, "exp", "run", "-S", "variants.lenet5.epochs=2")
+    assert stages_run(output) == {"train@lenet5", "evaluate@lenet5", "report"}
+
+
+def test_editing_evaluation_code_retrains_nothing(repo: Path):
+    evaluate_module = repo / "stages" / "evaluate.py"
+    evaluate_module.write_text(evaluate_module.read_text() + "\n# an edit\n")
+    output = dvc(repo, "repro")
+    assert stages_run(output) == {f"evaluate@{name}" for name in VARIANTS} | {"report"}
+
+
+def test_changing_the_split_reruns_preprocess_and_every_model_but_not_fetch(repo: Path):
+    output = dvc(repo, "exp", "run", "-S", "data.validation_size=120")
+    assert stages_run(output) == {"preprocess", "report"} | {
+        f"{stage}@{name}" for stage in ("train", "evaluate") for name in VARIANTS}
+
+
+def test_same_params_and_data_give_the_same_metrics(repo: Path):
+    before = (repo / "metrics/evaluation/mlp_relu.json").read_text()
+    dvc(repo, "repro", "--force", "--single-item", "train@mlp_relu", "evaluate@mlp_relu")
+    after = json.loads((repo / "metrics/evaluation/mlp_relu.json").read_text())
+    before = json.loads(before)
+    for timing in ("images_per_second", "training_seconds"):
+        del before[timing], after[timing]
+    assert after == before
+
+
+def test_remote_round_trip_shares_the_data(repo: Path, tmp_path: Path):
+    """Push from one clone, pull into a fresh one: nothing to recompute, status clean."""
+    dvc(repo, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
+    dvc(repo, "repro", "preprocess")
+    dvc(repo, "push")
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "remote", "--allow-empty"], repo)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    dvc(clone, "pull")
+    assert (clone / "data/prepared/train.npz").stat().st_size > 0
+    assert (clone / "data/models/flagship.keras").stat().st_size > 0
+    assert stages_run(dvc(clone, "repro", "preprocess")) == set()
+    assert dvc(clone, "status", "--json").strip() in ("{}", "")

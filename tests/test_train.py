@@ -1,0 +1,71 @@
+"""train: reproducible to the last digit, keeps the best validation weights, and refuses bad
+params before touching any data."""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from stages import train
+from tests.conftest import update_params
+
+
+def test_same_seed_gives_identical_metrics_and_weights(tiny_project: Path):
+    first = train.main("chollet", metrics_dir=Path("run1"), models_dir=Path("models1"))
+    second = train.main("chollet", metrics_dir=Path("run2"), models_dir=Path("models2"))
+    curves = [json.loads(Path(run, "chollet", "metrics.json").read_text()) for run in ("run1", "run2")]
+    for curve in curves:
+        del curve["training_seconds"]  # wall time is the one thing allowed to differ
+    assert curves[0] == curves[1]
+    assert first["epochs_run"] == second["epochs_run"] == 2
+    weights = [keras.saving.load_model(f"models{run}/chollet.keras").get_weights() for run in (1, 2)]
+    for one, two in zip(*weights):
+        np.testing.assert_array_equal(one, two)
+
+
+def test_another_seed_gives_other_weights(tiny_project: Path):
+    train.main("lenet5", models_dir=Path("a"))
+    update_params(tiny_project / "params.yaml", {"seed": 7})
+    train.main("lenet5", models_dir=Path("b"))
+    first, second = (keras.saving.load_model(f"{d}/lenet5.keras").get_weights()[0] for d in "ab")
+    assert not np.array_equal(first, second)
+
+
+def test_writes_model_curves_and_summary_and_keeps_the_best_weights(tiny_project: Path):
+    update_params(tiny_project / "params.yaml", {"variants.mlp_relu.epochs": 6})
+    summary = train.main("mlp_relu")
+    model = keras.saving.load_model("data/models/mlp_relu.keras")
+    validation_losses = [float(line.split("\t")[-1]) for line in
+                         Path("metrics/training/mlp_relu/plots/metrics/eval/loss.tsv").read_text().splitlines()[1:]]
+    assert len(validation_losses) == summary["epochs_run"] <= 6
+    assert summary["best_epoch"] == int(np.argmin(validation_losses)) + 1
+    images, labels = train.load_split(Path("data/prepared/validation.npz"))
+    loss = model.evaluate(images, labels, verbose=0)[0]
+    assert loss == pytest.approx(min(validation_losses), rel=1e-4)  # best epoch restored, not the last
+    logged = json.loads(Path("metrics/training/mlp_relu/metrics.json").read_text())
+    assert logged["parameters"] == 898_510 and logged["training_seconds"] > 0
+    assert set(logged["eval"]) == {"loss", "accuracy"} and set(logged["train"]) == {"loss", "accuracy"}
+
+
+def test_flagship_learns_the_synthetic_digits(tiny_project: Path):
+    update_params(tiny_project / "params.yaml", {"model.epochs": 8})
+    train.main("flagship")
+    model = keras.saving.load_model("data/models/flagship.keras")
+    images, labels = train.load_split(Path("data/prepared/validation.npz"))
+    assert model.evaluate(images, labels, verbose=0)[1] > 0.5  # chance is 0.1
+
+
+@pytest.mark.parametrize("updates, message", [
+    ({"variants.lenet5.epochs": -3}, "lenet5.epochs must be a positive integer, got -3"),
+    ({"variants.lenet5.family": "transformer"}, "lenet5.family is 'transformer'"),
+    ({"variants.lenet5.units": 5}, r"unknown key\(s\) \['units'\]"),
+    ({"train.early_stopping_patience": 0}, "early_stopping_patience must be a positive integer"),
+    ({"train.variants.lenet5": "variants.lenet6"}, "points at params section 'variants.lenet6'"),
+])
+def test_bad_params_stop_before_any_data_is_loaded(in_tmp_project: Path, updates, message):
+    update_params(in_tmp_project / "params.yaml", updates)
+    assert not Path("data").exists()  # would be a FileNotFoundError if data were read first
+    with pytest.raises(ValueError, match=message):
+        train.main("lenet5")
