@@ -38,7 +38,7 @@ def test_readme_first_screen_has_exactly_two_commands_and_ci_runs_the_test_one()
 def test_every_stage_module_exists_with_a_docstring_and_main():
     commands = [stage.get("cmd") or stage["do"]["cmd"] for stage in DVC_YAML["stages"].values()]
     modules = {re.search(r"python -m stages\.(\w+)", command).group(1) for command in commands}
-    assert modules == {"fetch", "preprocess", "train", "evaluate", "report"}
+    assert modules == {"fetch", "preprocess", "train", "evaluate", "report", "transfer"}
     for module in modules | {"gate", "pr_comment"}:
         source = (PROJECT_ROOT / "stages" / f"{module}.py").read_text()
         assert source.startswith('"""'), f"stages/{module}.py needs a docstring"
@@ -46,7 +46,8 @@ def test_every_stage_module_exists_with_a_docstring_and_main():
 
 
 def test_every_variant_maps_to_a_params_section_and_is_documented():
-    for name, section in PARAMS["train"]["variants"].items():
+    catalogue = {**PARAMS["train"]["variants"], **(PARAMS["train"]["transfer_variants"] or {})}
+    for name, section in catalogue.items():
         node = PARAMS
         for key in section.split("."):
             node = node[key]

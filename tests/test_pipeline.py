@@ -18,9 +18,9 @@ pytestmark = pytest.mark.skipif(
 VARIANTS = {"lenet5": "variants.lenet5", "mlp_relu": "variants.mlp_relu", "flagship": "model"}
 
 
-def dvc(repo: Path, *arguments: str) -> str:
+def dvc(repo: Path, *arguments: str, **extra_environment: str) -> str:
     """Run dvc from this interpreter's environment with the mirror set; return its stdout."""
-    environment = dict(os.environ, MNIST_MIRROR=str(Path(MNIST_MIRROR).resolve()))
+    environment = dict(os.environ, MNIST_MIRROR=str(Path(MNIST_MIRROR).resolve()), **extra_environment)
     dvc_binary = str(Path(sys.executable).with_name("dvc"))
     return run([dvc_binary, *arguments], repo, env=environment).stdout
 
@@ -102,6 +102,24 @@ def test_changing_the_split_reruns_preprocess_and_every_model_but_not_fetch(repo
     output = dvc(repo, "exp", "run", "-S", "data.validation_size=120")
     assert stages_run(output) == {"preprocess", "report"} | {
         f"{stage}@{name}" for stage in ("train", "evaluate") for name in VARIANTS}
+
+
+def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_path: Path):
+    import keras
+
+    weights = tmp_path / "vgg16_notop.weights.h5"  # a local file, as offline users provide
+    keras.applications.VGG16(include_top=False, weights=None, input_shape=(48, 48, 3)).save_weights(weights)
+    update_params(repo / "params.yaml", {
+        "train.transfer_variants": {"vgg16_transfer": "variants.vgg16_transfer"},
+        "variants.vgg16_transfer.epochs": 1})
+    output = dvc(repo, "repro", VGG16_WEIGHTS=str(weights))
+    assert stages_run(output) == {"features@vgg16_transfer", "train_transfer@vgg16_transfer",
+                                  "evaluate_transfer@vgg16_transfer", "report"}
+    assert "| vgg16_transfer |" in (repo / "metrics/leaderboard.md").read_text()
+    # Changing only the head reuses the cached features.
+    update_params(repo / "params.yaml", {"variants.vgg16_transfer.epochs": 2})
+    output = dvc(repo, "repro", VGG16_WEIGHTS=str(weights))
+    assert stages_run(output) == {"train_transfer@vgg16_transfer", "evaluate_transfer@vgg16_transfer", "report"}
 
 
 def test_same_params_and_data_give_the_same_metrics(repo: Path):
