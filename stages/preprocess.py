@@ -82,22 +82,34 @@ def split_indices(
     return np.sort(train), np.sort(validation)
 
 
+def subset_indices(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """A stratified, seeded subset of `size` indices (0 = all), in their original order."""
+    if not 0 <= size <= len(labels):
+        raise ValueError(f"data.test_subset must be 0 (all) or 1-{len(labels)}, got {size}.")
+    if size in (0, len(labels)):
+        return np.arange(len(labels))
+    chosen, _ = train_test_split(np.arange(len(labels)), train_size=size, stratify=labels,
+                                 random_state=seed)
+    return np.sort(chosen)
+
+
 def to_npz_bytes(images: np.ndarray, labels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, images=images, labels=labels)
     return buffer.getvalue()
 
 
-def validate_params(params: dict[str, Any]) -> tuple[int, int, int]:
-    values = {key: params.get(key) for key in ("validation_size", "subset", "split_seed")}
+def validate_params(params: dict[str, Any]) -> tuple[int, int, int, int]:
+    keys = ("validation_size", "subset", "test_subset", "split_seed")
+    values = {key: params.get(key) for key in keys}
     for key, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"data.{key} must be a non-negative integer, got {value!r}.")
-    return values["validation_size"], values["subset"], values["split_seed"]
+    return tuple(values[key] for key in keys)
 
 
 def main(raw_dir: Path = RAW_DIR, output_dir: Path = OUTPUT_DIR) -> None:
-    validation_size, subset, seed = validate_params(load_params()["data"])
+    validation_size, subset, test_subset, seed = validate_params(load_params()["data"])
     train_images, train_labels = load_split(
         (raw_dir / "train-images-idx3-ubyte.gz").read_bytes(),
         (raw_dir / "train-labels-idx1-ubyte.gz").read_bytes(), "train")
@@ -105,10 +117,11 @@ def main(raw_dir: Path = RAW_DIR, output_dir: Path = OUTPUT_DIR) -> None:
         (raw_dir / "t10k-images-idx3-ubyte.gz").read_bytes(),
         (raw_dir / "t10k-labels-idx1-ubyte.gz").read_bytes(), "test")
     train, validation = split_indices(train_labels, validation_size, subset, seed)
+    test = subset_indices(test_labels, test_subset, seed)
     splits = {
         "train": (train_images[train], train_labels[train]),
         "validation": (train_images[validation], train_labels[validation]),
-        "test": (test_images, test_labels),
+        "test": (test_images[test], test_labels[test]),
     }
     for name, (images, labels) in splits.items():
         atomic_write_bytes(output_dir / f"{name}.npz", to_npz_bytes(images, labels))

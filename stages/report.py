@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on CI or servers
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -81,11 +82,19 @@ def plot_curves(curves: pd.DataFrame) -> plt.Figure:
         for split, style in (("train", "-"), ("validation", "--")):
             part = group[group["split"] == split]
             label = name if split == "train" else None
-            loss_axes.plot(part["epoch"], part["loss"], style, color=colours(index % 10), label=label)
-            accuracy_axes.plot(part["epoch"], part["accuracy"], style, color=colours(index % 10))
-    loss_axes.set(xlabel="Epoch", ylabel="Cross-entropy loss", yscale="log", title="Loss")
+            # Markers keep a one-epoch run visible.
+            loss_axes.plot(part["epoch"], part["loss"], style, marker=".", color=colours(index % 10), label=label)
+            accuracy_axes.plot(part["epoch"], part["accuracy"], style, marker=".", color=colours(index % 10))
+    loss_axes.set(xlabel="Epoch", ylabel="Cross-entropy loss (log scale)", yscale="log", title="Loss")
     accuracy_axes.set(xlabel="Epoch", ylabel="Accuracy", title="Accuracy",
-                      ylim=(max(0.8, curves["accuracy"].min() - 0.01), 1.0))
+                      ylim=(max(0.0, curves["accuracy"].min() - 0.005), 1.0))
+    for axes in (loss_axes, accuracy_axes):
+        axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+    # Label 1-2-5 steps, so a range inside one decade still has numbers on it.
+    loss_axes.yaxis.set_minor_locator(ticker.LogLocator(subs=(2.0, 5.0)))
+    for formatter in (loss_axes.yaxis.set_major_formatter, loss_axes.yaxis.set_minor_formatter):
+        formatter(ticker.FormatStrFormatter("%g"))
     loss_axes.legend(title="solid: train, dashed: validation", fontsize=8)
     figure.suptitle("Training curves of every variant")
     figure.tight_layout()
@@ -103,6 +112,9 @@ def plot_leaderboard(table: pd.DataFrame) -> plt.Figure:
                       xytext=(8, 4), fontsize=8)
     axes.set(xscale="log", xlabel="Training time (s, log scale)", ylabel="Test accuracy",
              title="Accuracy against training time (marker area ~ parameters)")
+    axes.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    axes.xaxis.set_minor_formatter(ticker.NullFormatter())
+    axes.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0))
     axes.grid(alpha=0.3)
     figure.tight_layout()
     return figure

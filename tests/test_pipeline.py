@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,11 @@ def stages_run(output: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project on 400 training images, three variants, one epoch each: reproduced and committed."""
+    """The project on 400 training and 500 test images, three variants, one epoch each: reproduced
+    and committed."""
     repo = copy_project(tmp_path_factory.mktemp("project"))
     update_params(repo / "params.yaml", {
-        "data.subset": 400, "data.validation_size": 100, "train.variants": VARIANTS,
+        "data.subset": 400, "data.validation_size": 100, "data.test_subset": 500, "train.variants": VARIANTS,
         "variants.lenet5.epochs": 1, "variants.mlp_relu.epochs": 1,
         "model.epochs": 1, "model.filters": 4, "model.dense_units": 16})
     output = dvc(repo, "repro")
@@ -50,6 +52,45 @@ def test_second_repro_does_nothing_and_status_is_clean(repo: Path):
     assert stages_run(output) == set()
     assert "is up to date" in output or "up to date" in output.lower()
     assert dvc(repo, "status", "--json").strip() in ("{}", "")
+
+
+def experiments_in(show: object) -> list[dict]:
+    """Every experiment record (name, params, metrics) in `dvc exp show --json` output."""
+    found = []
+    if isinstance(show, dict):
+        if isinstance(show.get("data"), dict) and "params" in show["data"]:
+            found.append({"name": show.get("name"), **show["data"]})
+        for value in show.values():
+            found += experiments_in(value)
+    elif isinstance(show, list):
+        for value in show:
+            found += experiments_in(value)
+    return found
+
+
+def test_queued_sweep_runs_in_parallel_with_distinct_metrics(repo: Path):
+    for filters in (6, 10):
+        dvc(repo, "exp", "run", "--queue", "-n", f"sweep-filters-{filters}", "-S", f"model.filters={filters}")
+    dvc(repo, "queue", "start", "-j", "2")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = dvc(repo, "queue", "status")
+        if not re.search(r"\b(Queued|Running)\b", status):
+            break
+        time.sleep(5)
+    assert "Failed" not in status, status
+    records = {record["name"]: record for record in experiments_in(json.loads(dvc(repo, "exp", "show", "--json")))}
+    accuracies = {}
+    for filters in (6, 10):
+        record = records[f"sweep-filters-{filters}"]
+        assert record["params"]["params.yaml"]["data"]["model"]["filters"] == filters
+        evaluation = record["metrics"]["metrics/evaluation/flagship.json"]["data"]
+        accuracies[filters] = evaluation["accuracy"]
+        assert evaluation["parameters"] != records[f"sweep-filters-{16 - filters}"]["metrics"][
+            "metrics/evaluation/flagship.json"]["data"]["parameters"]
+    assert accuracies[6] != accuracies[10]
+    listed = dvc(repo, "exp", "show", "--csv")
+    assert "sweep-filters-6" in listed and "sweep-filters-10" in listed
 
 
 def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
@@ -130,12 +171,14 @@ def test_same_params_and_data_give_the_same_metrics(repo: Path):
     for timing in ("images_per_second", "training_seconds"):
         del before[timing], after[timing]
     assert after == before
+    assert stages_run(dvc(repo, "repro")) == {"report"}  # the new timings reach the report
 
 
 def test_remote_round_trip_shares_the_data(repo: Path, tmp_path: Path):
     """Push from one clone, pull into a fresh one: nothing to recompute, status clean."""
     dvc(repo, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
-    dvc(repo, "repro", "preprocess")
+    assert stages_run(dvc(repo, "repro", "preprocess")) == set()
+    assert dvc(repo, "status", "--json").strip() in ("{}", "")
     dvc(repo, "push")
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "remote", "--allow-empty"], repo)

@@ -76,14 +76,26 @@ def test_bad_split_sizes_name_the_key_and_the_valid_range(validation_size, subse
         preprocess.split_indices(np.repeat(np.arange(10), 100), validation_size, subset, seed=0)
 
 
+def test_test_subset_is_stratified_seeded_and_zero_means_all():
+    labels = np.repeat(np.arange(10), 50)
+    chosen = preprocess.subset_indices(labels, 100, seed=3)
+    assert len(chosen) == 100 and np.all(np.diff(chosen) > 0)
+    assert np.bincount(labels[chosen]).tolist() == [10] * 10
+    np.testing.assert_array_equal(chosen, preprocess.subset_indices(labels, 100, seed=3))
+    np.testing.assert_array_equal(preprocess.subset_indices(labels, 0, seed=3), np.arange(500))
+    with pytest.raises(ValueError, match="data.test_subset must be 0 .all. or 1-500, got 501"):
+        preprocess.subset_indices(labels, 501, seed=3)
+
+
 def test_bad_param_types_are_rejected_before_reading_data():
     with pytest.raises(ValueError, match="data.subset must be a non-negative integer, got -5"):
-        preprocess.validate_params({"validation_size": 10, "subset": -5, "split_seed": 1})
+        preprocess.validate_params({"validation_size": 10, "subset": -5, "test_subset": 0, "split_seed": 1})
 
 
 def test_main_writes_compact_uint8_tensors(in_tmp_project: Path):
     write_mnist_gz(in_tmp_project / "data" / "raw", num_train=300, num_test=100)
-    update_params(in_tmp_project / "params.yaml", {"data.validation_size": 50, "data.subset": 200})
+    update_params(in_tmp_project / "params.yaml", {"data.validation_size": 50, "data.subset": 200,
+                                                   "data.test_subset": 40})
     preprocess.main()
     sizes = {}
     for split in ("train", "validation", "test"):
@@ -91,7 +103,7 @@ def test_main_writes_compact_uint8_tensors(in_tmp_project: Path):
             assert arrays["images"].dtype == np.uint8 and arrays["images"].shape[1:] == (28, 28)
             assert arrays["labels"].dtype == np.uint8
             sizes[split] = len(arrays["labels"])
-    assert sizes == {"train": 200, "validation": 50, "test": 100}
+    assert sizes == {"train": 200, "validation": 50, "test": 40}
 
 
 @pytest.mark.skipif(not MNIST_MIRROR, reason="set MNIST_MIRROR to the four real MNIST *-ubyte.gz files")
