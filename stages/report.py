@@ -75,6 +75,13 @@ def read_curves(training_dir: Path, names: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[["variant", "split", "epoch", "loss", "accuracy"]]
 
 
+def label_log_axis(axis: matplotlib.axis.Axis) -> None:
+    """Label 1-2-5 steps in plain numbers, so a range inside one decade still has labels."""
+    axis.set_minor_locator(ticker.LogLocator(subs=(2.0, 5.0)))
+    axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    axis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
+
+
 def plot_curves(curves: pd.DataFrame) -> plt.Figure:
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(13, 5))
     colours = plt.get_cmap("tab10")
@@ -91,10 +98,7 @@ def plot_curves(curves: pd.DataFrame) -> plt.Figure:
     for axes in (loss_axes, accuracy_axes):
         axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
-    # Label 1-2-5 steps, so a range inside one decade still has numbers on it.
-    loss_axes.yaxis.set_minor_locator(ticker.LogLocator(subs=(2.0, 5.0)))
-    for formatter in (loss_axes.yaxis.set_major_formatter, loss_axes.yaxis.set_minor_formatter):
-        formatter(ticker.FormatStrFormatter("%g"))
+    label_log_axis(loss_axes.yaxis)
     loss_axes.legend(title="solid: train, dashed: validation", fontsize=8)
     figure.suptitle("Training curves of every variant")
     figure.tight_layout()
@@ -112,8 +116,7 @@ def plot_leaderboard(table: pd.DataFrame) -> plt.Figure:
                       xytext=(8, 4), fontsize=8)
     axes.set(xscale="log", xlabel="Training time (s, log scale)", ylabel="Test accuracy",
              title="Accuracy against training time (marker area ~ parameters)")
-    axes.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-    axes.xaxis.set_minor_formatter(ticker.NullFormatter())
+    label_log_axis(axes.xaxis)
     axes.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0))
     axes.grid(alpha=0.3)
     figure.tight_layout()
