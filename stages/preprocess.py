@@ -72,20 +72,14 @@ def split_indices(
     train, validation = train_test_split(
         indices, test_size=validation_size, stratify=labels, random_state=seed
     )
-    if subset:
-        if not 0 < subset <= len(train):
-            raise ValueError(f"data.subset must be 0 (all) or 1-{len(train)}, got {subset}.")
-        if subset < len(train):
-            train, _ = train_test_split(
-                train, train_size=subset, stratify=labels[train], random_state=seed
-            )
+    train = train[subset_indices(labels[train], subset, seed, key="data.subset")]
     return np.sort(train), np.sort(validation)
 
 
-def subset_indices(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """A stratified, seeded subset of `size` indices (0 = all), in their original order."""
+def subset_indices(labels: np.ndarray, size: int, seed: int, key: str = "data.test_subset") -> np.ndarray:
+    """A stratified, seeded subset of `size` indices into `labels` (0 = all), in order."""
     if not 0 <= size <= len(labels):
-        raise ValueError(f"data.test_subset must be 0 (all) or 1-{len(labels)}, got {size}.")
+        raise ValueError(f"{key} must be 0 (all) or 1-{len(labels)}, got {size}.")
     if size in (0, len(labels)):
         return np.arange(len(labels))
     chosen, _ = train_test_split(np.arange(len(labels)), train_size=size, stratify=labels,
