@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 
 PARAMS_PATH = Path("params.yaml")
+# Keras backends a variant may ask for with `backend:` (KERAS_BACKEND, when set, overrides it).
+BACKENDS = ("tensorflow", "jax", "torch")
 
 # Variant names become DVC stage ids (train@lenet5) and file names, so keep them boring.
 VARIANT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -34,22 +36,33 @@ def check_variant_name(name: str) -> None:
 
 
 def variant_spec(params: dict[str, Any], name: str) -> dict[str, Any]:
-    """Return the params section that defines variant `name` (via train.variants)."""
+    """Return the params section that defines variant `name` (via train.variants or
+    train.transfer_variants)."""
     check_variant_name(name)
-    catalogue = params.get("train", {}).get("variants", {})
+    train = params.get("train", {})
+    catalogue = {**(train.get("variants") or {}), **(train.get("transfer_variants") or {})}
     if name not in catalogue:
         raise ValueError(
-            f"Unknown variant {name!r} in train.variants; valid options: {sorted(catalogue)}."
+            f"Unknown variant {name!r} in train.variants or train.transfer_variants; "
+            f"valid options: {sorted(catalogue)}."
         )
     section: Any = params
     for key in str(catalogue[name]).split("."):
         if not isinstance(section, dict) or key not in section:
             raise ValueError(
-                f"train.variants.{name} points at params section {catalogue[name]!r}, "
+                f"train.(transfer_)variants.{name} points at params section {catalogue[name]!r}, "
                 "which params.yaml does not have."
             )
         section = section[key]
     return dict(section)
+
+
+def requested_backend(params: dict[str, Any], name: str) -> str:
+    """The Keras backend variant `name` asks for with its `backend` key (default TensorFlow)."""
+    backend = variant_spec(params, name).get("backend", "tensorflow")
+    if backend not in BACKENDS:
+        raise ValueError(f"{name}.backend is {backend!r}; valid options: {list(BACKENDS)}.")
+    return backend
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:

@@ -144,8 +144,7 @@ def main(evaluation_dir: Path = EVALUATION_DIR, training_dir: Path = TRAINING_DI
     params = load_params()
     transfer_names = list(params["train"].get("transfer_variants") or {})
     names = list(params["train"]["variants"]) + transfer_names
-    reported = {name: (params["variants"][name] if name in transfer_names else variant_spec(params, name))
-                .get("reported_accuracy") for name in names}
+    reported = {name: variant_spec(params, name).get("reported_accuracy") for name in names}
     evaluations = {name: json.loads((evaluation_dir / f"{name}.json").read_text()) for name in names}
 
     table = leaderboard(evaluations, reported)

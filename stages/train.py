@@ -8,18 +8,25 @@ import argparse
 import logging
 import os
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import keras
-import numpy as np
-from dvclive import Live
-from dvclive.utils import standardize_metric_name
+from stages.config import load_params, requested_backend, variant_spec
 
-from stages.config import load_params, variant_spec
-from stages.models import build_model, build_optimizer, validate_spec
+if __name__ == "__main__" and len(sys.argv) > 1:
+    # Keras fixes its backend when first imported, so apply the variant's `backend` param now.
+    # An explicit KERAS_BACKEND wins (e.g. the whole zoo on JAX on a GPU machine).
+    os.environ.setdefault("KERAS_BACKEND", requested_backend(load_params(), sys.argv[1]))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from dvclive import Live  # noqa: E402
+from dvclive.utils import standardize_metric_name  # noqa: E402
+
+from stages.models import build_model, build_optimizer, validate_spec, with_cpu_xla_kernels  # noqa: E402
 
 log = logging.getLogger("train")
 
@@ -62,21 +69,61 @@ class LiveCurves(keras.callbacks.Callback):
         self.live.next_step()
 
 
-def train(
-    spec: dict[str, Any],
-    train_data: tuple[np.ndarray, np.ndarray],
-    validation_data: tuple[np.ndarray, np.ndarray],
-    patience: int,
-    callbacks: list[keras.callbacks.Callback],
-) -> tuple[keras.Model, dict[str, Any]]:
-    """Fit a fresh model for `spec`; return it (best validation weights) and a run summary."""
-    model = build_model(spec)
-    steps_per_epoch = -(-len(train_data[0]) // spec["batch_size"])
+def device_summary() -> str:
+    """Which backend, device and precision this process trains with, for the stage's log."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax  # only this backend has (and needs) it
+
+        devices = jax.devices()
+        device = f"{len(devices)} x {devices[0].platform}" + ("" if devices[0].platform == "cpu" else
+                                                              f" ({devices[0].device_kind})")
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        accelerators = tf.config.list_physical_devices("GPU")
+        device = f"{len(accelerators)} x gpu" if accelerators else "cpu"
+    else:
+        device = "cpu or gpu as torch chooses"
+    return f"backend {backend} on {device}, {keras.config.dtype_policy().name}"
+
+
+def uses_cpu_xla() -> bool:
+    """True when this process trains through XLA on a CPU (the JAX backend without an accelerator)."""
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
+def training_copy(model: keras.Model) -> keras.Model:
+    """The model to fit: `model` itself, or through XLA on a CPU its fast-kernel copy (same maths,
+    same weights; copy the weights back after training)."""
+    return with_cpu_xla_kernels(model) if uses_cpu_xla() else model
+
+
+def compile_for_training(model: keras.Model, spec: dict[str, Any], num_images: int) -> None:
+    """Compile with the spec's optimizer (its schedule spans the whole run) and our loss/metrics."""
+    steps_per_epoch = -(-num_images // spec["batch_size"])
     model.compile(
         optimizer=build_optimizer(spec["optimizer"], steps_per_epoch * spec["epochs"]),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+
+
+def fit(
+    model: keras.Model,
+    spec: dict[str, Any],
+    train_data: tuple[np.ndarray, np.ndarray],
+    validation_data: tuple[np.ndarray, np.ndarray],
+    patience: int,
+    callbacks: list[keras.callbacks.Callback],
+) -> dict[str, Any]:
+    """Compile and fit `model` with the spec's optimizer, batch size and epochs, early stopping on
+    validation loss; leave it holding the best validation weights and return a run summary."""
+    compile_for_training(model, spec, len(train_data[0]))
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True)
     started = time.perf_counter()
@@ -84,12 +131,31 @@ def train(
         *train_data, batch_size=spec["batch_size"], epochs=spec["epochs"],
         validation_data=validation_data, callbacks=[early_stopping, *callbacks], verbose=2)
     validation_losses = history.history["val_loss"]
-    summary = {
+    return {
         "training_seconds": round(time.perf_counter() - started, 2),
         "epochs_run": len(validation_losses),
         "best_epoch": int(np.argmin(validation_losses)) + 1,
         "parameters": model.count_params(),
     }
+
+
+def train(
+    spec: dict[str, Any],
+    train_data: tuple[np.ndarray, np.ndarray],
+    validation_data: tuple[np.ndarray, np.ndarray],
+    patience: int,
+    callbacks: list[keras.callbacks.Callback],
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Fit a fresh model for `spec`; return it (best validation weights) and a run summary.
+
+    Through XLA on a CPU the model trains as its fast-kernel copy (same maths and weights), which
+    hands its weights back, so the returned model is always plain Keras layers.
+    """
+    model = build_model(spec)
+    trainee = training_copy(model)
+    summary = fit(trainee, spec, train_data, validation_data, patience, callbacks)
+    if trainee is not model:
+        model.set_weights(trainee.get_weights())
     return model, summary
 
 
@@ -118,9 +184,10 @@ def main(name: str, prepared_dir: Path = PREPARED_DIR, models_dir: Path = MODELS
 
     train_data = load_split(prepared_dir / "train.npz")
     validation_data = load_split(prepared_dir / "validation.npz")
-    log.info("%s: %d training and %d validation images, backend %s, %s epochs of batch %d",
-             name, len(train_data[0]), len(validation_data[0]), keras.backend.backend(),
-             spec["epochs"], spec["batch_size"])
+    log.info("%s: %d training and %d validation images, %s epochs of batch %d", name,
+             len(train_data[0]), len(validation_data[0]), spec["epochs"], spec["batch_size"])
+    log.info("%s: %s%s (params ask for %s)", name, device_summary(),
+             ", XLA kernels for the CPU" if uses_cpu_xla() else "", spec.get("backend", "tensorflow"))
     with Live(dir=str(metrics_dir / name), dvcyaml=None, save_dvc_exp=False) as live:
         model, summary = train(spec, train_data, validation_data, patience, [LiveCurves(live)])
         live.summary.update(summary)

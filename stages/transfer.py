@@ -18,9 +18,9 @@ import keras
 import numpy as np
 from dvclive import Live
 
-from stages.config import atomic_write_bytes, check_variant_name, load_params
-from stages.models import build_model, build_optimizer, validate_spec
-from stages.train import LiveCurves, load_split, save_model, seed_everything
+from stages.config import atomic_write_bytes, load_params, variant_spec
+from stages.models import build_model, validate_spec
+from stages.train import LiveCurves, fit, load_split, save_model, seed_everything
 
 log = logging.getLogger("transfer")
 
@@ -30,10 +30,7 @@ FEATURES_BATCH_SIZE = 256
 
 def transfer_spec(params: dict[str, Any], name: str) -> dict[str, Any]:
     """The variant's params, with $VGG16_WEIGHTS (a local weights file) taking precedence."""
-    check_variant_name(name)
-    if name not in params["variants"]:
-        raise ValueError(f"Unknown variant {name!r}; valid options: {sorted(params['variants'])}.")
-    spec = dict(params["variants"][name])
+    spec = variant_spec(params, name)
     validate_spec(name, spec)
     if spec["family"] != "vgg16_transfer":
         raise ValueError(f"{name} is of family {spec['family']!r}; stages.transfer is for vgg16_transfer.")
@@ -95,20 +92,10 @@ def train_main(name: str, features_dir: Path = Path("data/features")) -> dict[st
     with np.load(features_dir / f"{name}.npz") as arrays:
         train_data = (arrays["train_features"], arrays["train_labels"])
         validation_data = (arrays["validation_features"], arrays["validation_labels"])
-    head_model = head(model)
-    steps = -(-len(train_data[0]) // spec["batch_size"]) * spec["epochs"]
-    head_model.compile(optimizer=build_optimizer(spec["optimizer"], steps),
-                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=params["train"]["early_stopping_patience"], restore_best_weights=True)
     with Live(dir=f"metrics/training/{name}", dvcyaml=None, save_dvc_exp=False) as live:
-        started = time.perf_counter()
-        history = head_model.fit(*train_data, batch_size=spec["batch_size"], epochs=spec["epochs"],
-                                 validation_data=validation_data, verbose=2,
-                                 callbacks=[early_stopping, LiveCurves(live)])
-        losses = history.history["val_loss"]
-        summary = {"training_seconds": round(time.perf_counter() - started, 2), "epochs_run": len(losses),
-                   "best_epoch": int(np.argmin(losses)) + 1, "parameters": model.count_params()}
+        summary = fit(head(model), spec, train_data, validation_data,
+                      params["train"]["early_stopping_patience"], [LiveCurves(live)])
+        summary["parameters"] = model.count_params()  # the whole model's, not just the head's
         live.summary.update(summary)
     save_model(model, Path(f"data/models/{name}.keras"))  # the head's trained weights are the model's
     log.info("%s: %s", name, summary)

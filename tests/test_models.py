@@ -7,8 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from stages.config import load_params, variant_spec
-from stages.models import FAMILIES, build_model, build_optimizer, validate_spec
+from stages.config import load_params, requested_backend, variant_spec
+from stages.models import (FAMILIES, PatchConv2D, ReshapeMaxPooling2D, build_model, build_optimizer,
+                           validate_spec, with_cpu_xla_kernels)
 from tests.conftest import PROJECT_ROOT
 
 PARAMS = load_params(PROJECT_ROOT / "params.yaml")
@@ -76,6 +77,7 @@ def test_save_load_round_trip_gives_identical_predictions(name, tmp_path: Path):
     ({"optimizer": {"name": "adamw2"}}, r"optimizer.name is 'adamw2'; valid options: \['adadelta'"),
     ({"optimizer": {"name": "sgd", "momentun": 0.9}}, r"unknown option\(s\) \['momentun'\]"),
     ({"optimizer": {"name": "sgd", "schedule": "step"}}, "schedule is 'step'"),
+    ({"backend": "pytorch"}, r"lenet5.backend is 'pytorch'; valid options: \['tensorflow', 'jax', 'torch'\]"),
 ])
 def test_bad_specs_name_the_key_the_value_and_the_options(change, message):
     spec = spec_for("lenet5") | change
@@ -114,3 +116,45 @@ def test_adadelta_keeps_the_keras2_learning_rate():
     optimizer = build_optimizer(PARAMS["variants"]["tanh_adadelta"]["optimizer"], total_steps=10)
     assert float(optimizer.learning_rate) == pytest.approx(1.0)
     assert optimizer.rho == pytest.approx(0.95)
+
+
+def test_backend_param_defaults_to_tensorflow_and_is_checked():
+    params = {"train": {"variants": {"a": "variants.a", "b": "variants.b"}},
+              "variants": {"a": {"family": "convnet"}, "b": {"family": "convnet", "backend": "jax2"}}}
+    assert requested_backend(params, "a") == "tensorflow"
+    with pytest.raises(ValueError, match=r"b.backend is 'jax2'; valid options: \['tensorflow', 'jax', 'torch'\]"):
+        requested_backend(params, "b")
+
+
+CONVOLUTIONAL = [name for name in CATALOGUE if spec_for(name)["family"] != "vgg16_transfer"
+                 and (spec_for(name).get("conv_layers") or spec_for(name)["family"] == "flagship")]
+
+
+@pytest.mark.parametrize("name", CONVOLUTIONAL)
+def test_cpu_xla_kernels_compute_the_same_model(name):
+    """The fast-kernel copy trains in place of the model on XLA CPUs: same outputs, same update."""
+    spec = spec_for(name)
+    # Without dropout and augmentation, so the two copies' random draws cannot differ.
+    if spec["family"] == "flagship":
+        spec |= {"dropout": 0.0, "translation": 0.0}
+    else:
+        spec["dense_layers"] = [{"units": dense["units"]} for dense in spec["dense_layers"]]
+    keras.utils.set_random_seed(0)
+    model = build_model(spec)
+    fast = with_cpu_xla_kernels(model)
+    kinds = [type(layer) for layer in fast.layers]
+    assert PatchConv2D in kinds and ReshapeMaxPooling2D in kinds  # it really swapped something
+    assert layers_conv_count(model) == kinds.count(PatchConv2D)
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(16, 28, 28, 1)).astype(np.uint8)
+    labels = rng.integers(0, 10, size=16)
+    np.testing.assert_allclose(fast.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    for copy in (model, fast):  # one plain SGD step on each: equal updates mean equal gradients
+        copy.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        copy.train_on_batch(images, labels)
+    for original, swapped in zip(model.get_weights(), fast.get_weights()):
+        np.testing.assert_allclose(swapped, original, atol=1e-5)
+
+
+def layers_conv_count(model: keras.Model) -> int:
+    return sum(isinstance(layer, keras.layers.Conv2D) for layer in model.layers)

@@ -2,6 +2,9 @@
 params before touching any data."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -9,7 +12,7 @@ import numpy as np
 import pytest
 
 from stages import train
-from tests.conftest import update_params
+from tests.conftest import PROJECT_ROOT, update_params
 
 
 def test_same_seed_gives_identical_metrics_and_weights(tiny_project: Path):
@@ -62,10 +65,25 @@ def test_flagship_learns_the_synthetic_digits(tiny_project: Path):
     ({"variants.lenet5.family": "transformer"}, "lenet5.family is 'transformer'"),
     ({"variants.lenet5.units": 5}, r"unknown key\(s\) \['units'\]"),
     ({"train.early_stopping_patience": 0}, "early_stopping_patience must be a positive integer"),
-    ({"train.variants.lenet5": "variants.lenet6"}, "points at params section 'variants.lenet6'"),
+    ({"train.variants.lenet5": "variants.lenet6"}, r"train.\(transfer_\)variants.lenet5 points at params section 'variants.lenet6'"),
 ])
 def test_bad_params_stop_before_any_data_is_loaded(in_tmp_project: Path, updates, message):
     update_params(in_tmp_project / "params.yaml", updates)
     assert not Path("data").exists()  # would be a FileNotFoundError if data were read first
     with pytest.raises(ValueError, match=message):
         train.main("lenet5")
+
+
+def test_stage_trains_on_the_backend_its_params_ask_for_unless_keras_backend_is_set(tiny_project: Path):
+    """`python -m stages.train` applies the variant's `backend` before Keras is imported."""
+    update_params(tiny_project / "params.yaml", {"variants.lenet5.backend": "jax", "variants.lenet5.epochs": 1})
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    environment["PYTHONPATH"] = str(PROJECT_ROOT)
+    for override, expected in ((None, "backend jax on 1 x cpu"), ("tensorflow", "backend tensorflow on cpu")):
+        if override:
+            environment["KERAS_BACKEND"] = override
+        result = subprocess.run([sys.executable, "-m", "stages.train", "lenet5"], cwd=tiny_project,
+                                env=environment, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"lenet5: {expected}, float32" in result.stderr and "(params ask for jax)" in result.stderr
+    assert keras.saving.load_model("data/models/lenet5.keras").count_params() == 44_426

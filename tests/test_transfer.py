@@ -8,6 +8,15 @@ import numpy as np
 import pytest
 
 from stages import evaluate, transfer
+from tests.conftest import update_params
+
+
+@pytest.fixture
+def in_tmp_project(in_tmp_project: Path) -> Path:
+    """The project copy with vgg16_transfer opted in, as the README tells users to do."""
+    update_params(in_tmp_project / "params.yaml",
+                  {"train.transfer_variants": {"vgg16_transfer": "variants.vgg16_transfer"}})
+    return in_tmp_project
 
 
 @pytest.fixture
@@ -40,7 +49,8 @@ def test_weights_variable_must_name_a_file(in_tmp_project: Path, monkeypatch: py
 
 
 def test_unknown_variant_lists_the_valid_ones(in_tmp_project: Path):
-    with pytest.raises(ValueError, match=r"Unknown variant 'vgg19'; valid options: \['adam_5x5'"):
+    with pytest.raises(ValueError, match=r"Unknown variant 'vgg19' in train.variants or "
+                                         r"train.transfer_variants; valid options: \['adam_5x5'"):
         transfer.transfer_spec(transfer.load_params(), "vgg19")
 
 

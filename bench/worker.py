@@ -1,0 +1,93 @@
+"""One benchmark measurement in a process of its own: `python -m bench.worker plain|project VARIANT`.
+
+Prints one JSON line: the backend, the number of training images, each epoch's seconds and, with
+--test-accuracy, each epoch's test accuracy. The Keras backend is chosen before Keras is imported
+(it is fixed per process): TensorFlow for `plain`, the variant's `backend` param for `project`.
+"""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+PREPARED_DIR = Path("data/prepared")
+
+
+def measure(path: str, variant: str, epochs: int | None, images: int, test_accuracy: bool) -> dict[str, Any]:
+    # Imported here, not at the top: the caller sets KERAS_BACKEND first.
+    import keras
+    import numpy as np
+
+    from stages.config import load_params, variant_spec
+    from stages.models import build_model
+    from stages.train import compile_for_training, load_split, training_copy
+
+    params = load_params()
+    spec = variant_spec(params, variant)
+    epochs = epochs or spec["epochs"]
+    train_images, train_labels = load_split(PREPARED_DIR / "train.npz")
+    if images:
+        train_images, train_labels = train_images[:images], train_labels[:images]
+    keras.utils.set_random_seed(int(params["seed"]))
+    model = build_model(spec)
+    if path == "plain":
+        # The posts' way: float32 arrays into model.fit (our models scale 0-255 themselves).
+        trainee, inputs = model, train_images.astype(np.float32)
+    else:
+        trainee, inputs = training_copy(model), train_images
+    compile_for_training(trainee, spec, len(inputs))
+    test_data = load_split(PREPARED_DIR / "test.npz") if test_accuracy else None
+    clock = EpochClock(keras, test_data, stop_at=0.995)
+    trainee.fit(inputs, train_labels, batch_size=spec["batch_size"], epochs=epochs, verbose=0,
+                callbacks=[clock])
+    return {"backend": keras.backend.backend(), "images": len(inputs), "epoch_seconds": clock.epoch_seconds,
+            "history": clock.history}
+
+
+def EpochClock(keras: Any, test_data: tuple | None, stop_at: float) -> Any:  # noqa: N802
+    """A callback timing each epoch; with test data, it also records test accuracy (untimed) and
+    stops once `stop_at` is reached."""
+
+    class Clock(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.epoch_seconds: list[float] = []
+            self.history: list[dict[str, float]] = []
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch_seconds.append(time.perf_counter() - self.started)
+            if test_data is None:
+                return
+            accuracy = float(self.model.evaluate(*test_data, batch_size=1000, verbose=0)[1])
+            self.history.append({"epoch": epoch + 1, "seconds": sum(self.epoch_seconds),
+                                 "test_accuracy": accuracy})
+            print(f"epoch {epoch + 1}: {sum(self.epoch_seconds):.1f} s, test accuracy {accuracy:.4f}",
+                  flush=True)
+            if accuracy >= stop_at:
+                self.model.stop_training = True
+
+    return Clock()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("path", choices=["plain", "project"])
+    parser.add_argument("variant")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
+    parser.add_argument("--images", type=int, default=0)
+    parser.add_argument("--test-accuracy", action="store_true")
+    arguments = parser.parse_args()
+    if arguments.path == "plain":
+        os.environ["KERAS_BACKEND"] = "tensorflow"  # the posts' backend, whatever this shell says
+    else:
+        from stages.config import load_params, requested_backend
+
+        os.environ.setdefault("KERAS_BACKEND", requested_backend(load_params(), arguments.variant))
+    result = measure(arguments.path, arguments.variant, arguments.epochs, arguments.images,
+                     arguments.test_accuracy)
+    print(json.dumps(result))
