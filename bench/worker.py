@@ -15,7 +15,8 @@ from typing import Any
 PREPARED_DIR = Path("data/prepared")
 
 
-def measure(path: str, variant: str, epochs: int | None, images: int, test_accuracy: bool) -> dict[str, Any]:
+def measure(path: str, variant: str, epochs: int | None, images: int, test_accuracy: bool,
+            all_training_images: bool = False) -> dict[str, Any]:
     # Imported here, not at the top: the caller sets KERAS_BACKEND first.
     import keras
     import numpy as np
@@ -28,6 +29,10 @@ def measure(path: str, variant: str, epochs: int | None, images: int, test_accur
     spec = variant_spec(params, variant)
     epochs = epochs or spec["epochs"]
     train_images, train_labels = load_split(PREPARED_DIR / "train.npz")
+    if all_training_images:  # the posts' protocol: all 60,000 training images, no held-out split
+        validation_images, validation_labels = load_split(PREPARED_DIR / "validation.npz")
+        train_images = np.concatenate([train_images, validation_images])
+        train_labels = np.concatenate([train_labels, validation_labels])
     if images:
         train_images, train_labels = train_images[:images], train_labels[:images]
     keras.utils.set_random_seed(int(params["seed"]))
@@ -81,6 +86,8 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--images", type=int, default=0)
     parser.add_argument("--test-accuracy", action="store_true")
+    parser.add_argument("--all-training-images", action="store_true",
+                        help="train on train + validation (60,000 images), as the posts did")
     arguments = parser.parse_args()
     if arguments.path == "plain":
         os.environ["KERAS_BACKEND"] = "tensorflow"  # the posts' backend, whatever this shell says
@@ -89,5 +96,5 @@ if __name__ == "__main__":
 
         os.environ.setdefault("KERAS_BACKEND", requested_backend(load_params(), arguments.variant))
     result = measure(arguments.path, arguments.variant, arguments.epochs, arguments.images,
-                     arguments.test_accuracy)
+                     arguments.test_accuracy, arguments.all_training_images)
     print(json.dumps(result))
