@@ -8,23 +8,53 @@ Prints one JSON line: the backend, the number of training images, each epoch's s
 import argparse
 import json
 import os
+import sys
 import time
-from pathlib import Path
 from typing import Any
 
-PREPARED_DIR = Path("data/prepared")
+from stages.config import load_params, requested_backend, variant_spec
+
+if __name__ == "__main__" and len(sys.argv) > 2:
+    # Keras fixes its backend when first imported, so choose it now: the posts' backend for the
+    # plain path whatever this shell says; the variant's param (or KERAS_BACKEND) for ours.
+    if sys.argv[1] == "plain":
+        os.environ["KERAS_BACKEND"] = "tensorflow"
+    else:
+        os.environ.setdefault("KERAS_BACKEND", requested_backend(load_params(), sys.argv[2]))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from stages.models import build_model  # noqa: E402
+from stages.train import PREPARED_DIR, compile_for_training, load_split, training_copy  # noqa: E402
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Times each epoch; with test data, also records test accuracy (untimed) and stops once
+    `stop_at` is reached."""
+
+    def __init__(self, test_data: tuple[np.ndarray, np.ndarray] | None, stop_at: float) -> None:
+        super().__init__()
+        self.test_data, self.stop_at = test_data, stop_at
+        self.epoch_seconds: list[float] = []
+        self.history: list[dict[str, float]] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_seconds.append(time.perf_counter() - self.started)
+        if self.test_data is None:
+            return
+        accuracy = float(self.model.evaluate(*self.test_data, batch_size=1000, verbose=0)[1])
+        self.history.append({"epoch": epoch + 1, "seconds": sum(self.epoch_seconds), "test_accuracy": accuracy})
+        print(f"epoch {epoch + 1}: {sum(self.epoch_seconds):.1f} s, test accuracy {accuracy:.4f}", flush=True)
+        if accuracy >= self.stop_at:
+            self.model.stop_training = True
 
 
 def measure(path: str, variant: str, epochs: int | None, images: int, test_accuracy: bool,
             all_training_images: bool = False) -> dict[str, Any]:
-    # Imported here, not at the top: the caller sets KERAS_BACKEND first.
-    import keras
-    import numpy as np
-
-    from stages.config import load_params, variant_spec
-    from stages.models import build_model
-    from stages.train import compile_for_training, load_split, training_copy
-
     params = load_params()
     spec = variant_spec(params, variant)
     epochs = epochs or spec["epochs"]
@@ -44,39 +74,11 @@ def measure(path: str, variant: str, epochs: int | None, images: int, test_accur
         trainee, inputs = training_copy(model), train_images
     compile_for_training(trainee, spec, len(inputs))
     test_data = load_split(PREPARED_DIR / "test.npz") if test_accuracy else None
-    clock = EpochClock(keras, test_data, stop_at=0.995)
+    clock = EpochClock(test_data, stop_at=0.995)
     trainee.fit(inputs, train_labels, batch_size=spec["batch_size"], epochs=epochs, verbose=0,
                 callbacks=[clock])
     return {"backend": keras.backend.backend(), "images": len(inputs), "epoch_seconds": clock.epoch_seconds,
             "history": clock.history}
-
-
-def EpochClock(keras: Any, test_data: tuple | None, stop_at: float) -> Any:  # noqa: N802
-    """A callback timing each epoch; with test data, it also records test accuracy (untimed) and
-    stops once `stop_at` is reached."""
-
-    class Clock(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.epoch_seconds: list[float] = []
-            self.history: list[dict[str, float]] = []
-
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.epoch_seconds.append(time.perf_counter() - self.started)
-            if test_data is None:
-                return
-            accuracy = float(self.model.evaluate(*test_data, batch_size=1000, verbose=0)[1])
-            self.history.append({"epoch": epoch + 1, "seconds": sum(self.epoch_seconds),
-                                 "test_accuracy": accuracy})
-            print(f"epoch {epoch + 1}: {sum(self.epoch_seconds):.1f} s, test accuracy {accuracy:.4f}",
-                  flush=True)
-            if accuracy >= stop_at:
-                self.model.stop_training = True
-
-    return Clock()
 
 
 if __name__ == "__main__":
@@ -89,12 +91,6 @@ if __name__ == "__main__":
     parser.add_argument("--all-training-images", action="store_true",
                         help="train on train + validation (60,000 images), as the posts did")
     arguments = parser.parse_args()
-    if arguments.path == "plain":
-        os.environ["KERAS_BACKEND"] = "tensorflow"  # the posts' backend, whatever this shell says
-    else:
-        from stages.config import load_params, requested_backend
-
-        os.environ.setdefault("KERAS_BACKEND", requested_backend(load_params(), arguments.variant))
     result = measure(arguments.path, arguments.variant, arguments.epochs, arguments.images,
                      arguments.test_accuracy, arguments.all_training_images)
     print(json.dumps(result))
