@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from stages.config import load_params, requested_backend, variant_spec
+from stages.config import apply_backend, load_params, variant_spec
 
 if __name__ == "__main__" and len(sys.argv) > 2:
     # Keras fixes its backend when first imported, so choose it now: the posts' backend for the
@@ -20,13 +20,14 @@ if __name__ == "__main__" and len(sys.argv) > 2:
     if sys.argv[1] == "plain":
         os.environ["KERAS_BACKEND"] = "tensorflow"
     else:
-        os.environ.setdefault("KERAS_BACKEND", requested_backend(load_params(), sys.argv[2]))
+        apply_backend(sys.argv[2])
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from stages.models import build_model  # noqa: E402
-from stages.train import PREPARED_DIR, compile_for_training, load_split, training_copy  # noqa: E402
+from stages.devices import choose_plan, distribution_scope, plan_for  # noqa: E402
+from stages.train import PREPARED_DIR, compile_for_training, load_split, trainee_for  # noqa: E402
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -67,16 +68,20 @@ def measure(path: str, variant: str, epochs: int | None, images: int, test_accur
         train_images, train_labels = train_images[:images], train_labels[:images]
     keras.utils.set_random_seed(int(params["seed"]))
     model = build_model(spec)
-    if path == "plain":
-        # The posts' way: float32 arrays into model.fit (our models scale 0-255 themselves).
-        trainee, inputs = model, train_images.astype(np.float32)
-    else:
-        trainee, inputs = training_copy(model), train_images
-    compile_for_training(trainee, spec, len(inputs))
     test_data = load_split(PREPARED_DIR / "test.npz") if test_accuracy else None
     clock = EpochClock(test_data, stop_at=0.995)
-    trainee.fit(inputs, train_labels, batch_size=spec["batch_size"], epochs=epochs, verbose=0,
-                callbacks=[clock])
+    if path == "plain":
+        # The posts' way: float32 arrays into model.fit on one device (our models scale 0-255
+        # themselves); a plan that changes nothing, so the model trains as built.
+        inputs = train_images.astype(np.float32)
+        plan = choose_plan("tensorflow", "cpu", 1, False, "float32", spec["batch_size"])
+    else:
+        inputs, plan = train_images, plan_for(spec)
+    with distribution_scope(plan):
+        trainee = trainee_for(model, plan)
+        compile_for_training(trainee, spec, len(inputs), plan.steps_per_execution)
+        trainee.fit(inputs, train_labels, batch_size=spec["batch_size"], epochs=epochs, verbose=0,
+                    callbacks=[clock])
     return {"backend": keras.backend.backend(), "images": len(inputs), "epoch_seconds": clock.epoch_seconds,
             "history": clock.history}
 

@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 PARAMS_PATH = Path("params.yaml")
-# Keras backends a variant may ask for with `backend:` (KERAS_BACKEND, when set, overrides it).
+# Keras backends a variant may ask for with `backend:`, the default first (KERAS_BACKEND, when
+# set, overrides it).
 BACKENDS = ("tensorflow", "jax", "torch")
 
 # Variant names become DVC stage ids (train@lenet5) and file names, so keep them boring.
@@ -57,12 +58,19 @@ def variant_spec(params: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(section)
 
 
-def requested_backend(params: dict[str, Any], name: str) -> str:
+def variant_backend(name: str, spec: dict[str, Any]) -> str:
     """The Keras backend variant `name` asks for with its `backend` key (default TensorFlow)."""
-    backend = variant_spec(params, name).get("backend", "tensorflow")
+    backend = spec.get("backend", BACKENDS[0])
     if backend not in BACKENDS:
         raise ValueError(f"{name}.backend is {backend!r}; valid options: {list(BACKENDS)}.")
     return backend
+
+
+def apply_backend(name: str) -> None:
+    """Point KERAS_BACKEND at variant `name`'s backend unless the environment already sets it
+    (e.g. the whole zoo on JAX on a GPU machine). Call before Keras is first imported: Keras fixes
+    its backend then."""
+    os.environ.setdefault("KERAS_BACKEND", variant_backend(name, variant_spec(load_params(), name)))
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:

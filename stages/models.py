@@ -11,12 +11,15 @@ from typing import Any, Callable
 import keras
 from keras import layers, ops
 
-from stages.config import BACKENDS
+from stages.config import variant_backend
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 # Keys every variant may have besides its family's architecture keys.
-TRAINING_KEYS = {"family", "optimizer", "batch_size", "epochs", "reported_accuracy", "backend"}
+TRAINING_KEYS = {"family", "optimizer", "batch_size", "epochs", "reported_accuracy", "backend", "precision"}
+# What a variant's layers compute in: 'auto' is mixed_bfloat16 where the accelerator has fast
+# bfloat16 (GPUs from Ampere on, TPUs), else float32. Variables stay float32 either way.
+PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 
 
 def build_convnet(
@@ -127,8 +130,9 @@ def validate_spec(name: str, spec: dict[str, Any]) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name}.{key} must be a positive integer, got {value!r}.")
     optimizer_options(name, spec["optimizer"])
-    if spec.get("backend", "tensorflow") not in BACKENDS:
-        raise ValueError(f"{name}.backend is {spec['backend']!r}; valid options: {list(BACKENDS)}.")
+    variant_backend(name, spec)
+    if spec.get("precision", "float32") not in PRECISIONS:
+        raise ValueError(f"{name}.precision is {spec['precision']!r}; valid options: {list(PRECISIONS)}.")
 
 
 def build_model(spec: dict[str, Any]) -> keras.Model:
@@ -165,15 +169,23 @@ class PatchConv2D(layers.Conv2D):
         return self.activation(outputs)
 
 
-def with_cpu_xla_kernels(model: keras.Model) -> keras.Model:
-    """A copy of `model` (same weights, same maths) with its 'valid' stride-1 convs and 2x2 pools
-    swapped for the forms above, for training with XLA on a CPU (the JAX backend there).
+def training_clone(model: keras.Model, cpu_xla_kernels: bool = False,
+                   precision: str = "float32") -> keras.Model:
+    """A copy of `model` (same weights, same maths) to train in its place.
 
-    Train the copy, then `set_weights` on a model from `build_model`: saved models stay plain Keras.
+    With `cpu_xla_kernels` its 'valid' stride-1 convs and 2x2 pools become the forms above (for
+    XLA on a CPU); with precision 'mixed_bfloat16' every layer but the softmax output computes in
+    bfloat16 (variables stay float32). Train the copy, then `set_weights` on a model from
+    `build_model`: saved models stay plain float32 Keras.
     """
+    output_layer = model.layers[-1]
 
     def swap(layer: layers.Layer) -> layers.Layer:
         config = layer.get_config()
+        if layer is not output_layer:  # Keras' advice: keep the softmax in float32
+            config["dtype"] = precision
+        if not cpu_xla_kernels:
+            return layer.__class__.from_config(config)
         if (type(layer) is layers.Conv2D and config["padding"] == "valid"
                 and tuple(config["strides"]) == (1, 1) and tuple(config["dilation_rate"]) == (1, 1)
                 and config["groups"] == 1 and config["data_format"] == "channels_last"):

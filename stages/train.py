@@ -14,19 +14,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stages.config import load_params, requested_backend, variant_spec
+from stages.config import apply_backend, load_params, variant_backend, variant_spec
 
 if __name__ == "__main__" and len(sys.argv) > 1:
-    # Keras fixes its backend when first imported, so apply the variant's `backend` param now.
-    # An explicit KERAS_BACKEND wins (e.g. the whole zoo on JAX on a GPU machine).
-    os.environ.setdefault("KERAS_BACKEND", requested_backend(load_params(), sys.argv[1]))
+    apply_backend(sys.argv[1])  # before Keras is imported, which fixes the backend
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from dvclive import Live  # noqa: E402
 from dvclive.utils import standardize_metric_name  # noqa: E402
 
-from stages.models import build_model, build_optimizer, validate_spec, with_cpu_xla_kernels  # noqa: E402
+from stages.devices import Plan, distribution_scope, plan_for, split_evenly  # noqa: E402
+from stages.models import build_model, build_optimizer, training_clone, validate_spec  # noqa: E402
 
 log = logging.getLogger("train")
 
@@ -69,47 +68,23 @@ class LiveCurves(keras.callbacks.Callback):
         self.live.next_step()
 
 
-def device_summary() -> str:
-    """Which backend, device and precision this process trains with, for the stage's log."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax  # only this backend has (and needs) it
-
-        devices = jax.devices()
-        device = f"{len(devices)} x {devices[0].platform}" + ("" if devices[0].platform == "cpu" else
-                                                              f" ({devices[0].device_kind})")
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        accelerators = tf.config.list_physical_devices("GPU")
-        device = f"{len(accelerators)} x gpu" if accelerators else "cpu"
-    else:
-        device = "cpu or gpu as torch chooses"
-    return f"backend {backend} on {device}, {keras.config.dtype_policy().name}"
+def trainee_for(model: keras.Model, plan: Plan) -> keras.Model:
+    """The model to fit under `plan` (inside `distribution_scope(plan)`): `model` itself, or a copy
+    made for the plan's devices, precision and kernels (same maths, same weights)."""
+    if plan.num_devices == 1 and plan.precision == "float32" and not plan.cpu_xla_kernels:
+        return model
+    return training_clone(model, plan.cpu_xla_kernels, plan.precision)
 
 
-def uses_cpu_xla() -> bool:
-    """True when this process trains through XLA on a CPU (the JAX backend without an accelerator)."""
-    if keras.backend.backend() != "jax":
-        return False
-    import jax
-
-    return jax.default_backend() == "cpu"
-
-
-def training_copy(model: keras.Model) -> keras.Model:
-    """The model to fit: `model` itself, or through XLA on a CPU its fast-kernel copy (same maths,
-    same weights; copy the weights back after training)."""
-    return with_cpu_xla_kernels(model) if uses_cpu_xla() else model
-
-
-def compile_for_training(model: keras.Model, spec: dict[str, Any], num_images: int) -> None:
+def compile_for_training(model: keras.Model, spec: dict[str, Any], num_images: int,
+                         steps_per_execution: int = 1) -> None:
     """Compile with the spec's optimizer (its schedule spans the whole run) and our loss/metrics."""
     steps_per_epoch = -(-num_images // spec["batch_size"])
     model.compile(
         optimizer=build_optimizer(spec["optimizer"], steps_per_epoch * spec["epochs"]),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
     )
 
 
@@ -120,10 +95,13 @@ def fit(
     validation_data: tuple[np.ndarray, np.ndarray],
     patience: int,
     callbacks: list[keras.callbacks.Callback],
+    steps_per_execution: int = 1,
 ) -> dict[str, Any]:
     """Compile and fit `model` with the spec's optimizer, batch size and epochs, early stopping on
     validation loss; leave it holding the best validation weights and return a run summary."""
-    compile_for_training(model, spec, len(train_data[0]))
+    compile_for_training(model, spec, len(train_data[0]), steps_per_execution)
+    log.info("compiled: XLA %s, %d step(s) per execution", "on" if model.jit_compile else "off",
+             steps_per_execution)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True)
     started = time.perf_counter()
@@ -145,15 +123,20 @@ def train(
     validation_data: tuple[np.ndarray, np.ndarray],
     patience: int,
     callbacks: list[keras.callbacks.Callback],
+    plan: Plan,
 ) -> tuple[keras.Model, dict[str, Any]]:
-    """Fit a fresh model for `spec`; return it (best validation weights) and a run summary.
+    """Fit a fresh model for `spec` as `plan` says; return it (best validation weights) and a run
+    summary.
 
-    Through XLA on a CPU the model trains as its fast-kernel copy (same maths and weights), which
-    hands its weights back, so the returned model is always plain Keras layers.
+    The model trains as a copy made for the plan (its devices, precision and kernels: the same
+    maths and weights), which hands its weights back, so the returned model is plain float32 Keras.
     """
     model = build_model(spec)
-    trainee = training_copy(model)
-    summary = fit(trainee, spec, train_data, validation_data, patience, callbacks)
+    train_data, validation_data = split_evenly(train_data, plan), split_evenly(validation_data, plan)
+    with distribution_scope(plan):
+        trainee = trainee_for(model, plan)
+        summary = fit(trainee, spec, train_data, validation_data, patience, callbacks,
+                      plan.steps_per_execution)
     if trainee is not model:
         model.set_weights(trainee.get_weights())
     return model, summary
@@ -186,10 +169,11 @@ def main(name: str, prepared_dir: Path = PREPARED_DIR, models_dir: Path = MODELS
     validation_data = load_split(prepared_dir / "validation.npz")
     log.info("%s: %d training and %d validation images, %s epochs of batch %d", name,
              len(train_data[0]), len(validation_data[0]), spec["epochs"], spec["batch_size"])
-    log.info("%s: %s%s (params ask for %s)", name, device_summary(),
-             ", XLA kernels for the CPU" if uses_cpu_xla() else "", spec.get("backend", "tensorflow"))
+    plan = plan_for(spec)
+    log.info("%s: %s (params ask for %s)", name, plan.describe(spec["batch_size"]),
+             variant_backend(name, spec))
     with Live(dir=str(metrics_dir / name), dvcyaml=None, save_dvc_exp=False) as live:
-        model, summary = train(spec, train_data, validation_data, patience, [LiveCurves(live)])
+        model, summary = train(spec, train_data, validation_data, patience, [LiveCurves(live)], plan)
         live.summary.update(summary)
     save_model(model, models_dir / f"{name}.keras")
     log.info("%s: %s; wrote %s", name, summary, models_dir / f"{name}.keras")

@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from stages.config import load_params, requested_backend, variant_spec
+from stages.config import load_params, variant_backend, variant_spec
 from stages.models import (FAMILIES, PatchConv2D, ReshapeMaxPooling2D, build_model, build_optimizer,
-                           validate_spec, with_cpu_xla_kernels)
+                           training_clone, validate_spec)
 from tests.conftest import PROJECT_ROOT
 
 PARAMS = load_params(PROJECT_ROOT / "params.yaml")
@@ -119,11 +119,18 @@ def test_adadelta_keeps_the_keras2_learning_rate():
 
 
 def test_backend_param_defaults_to_tensorflow_and_is_checked():
-    params = {"train": {"variants": {"a": "variants.a", "b": "variants.b"}},
-              "variants": {"a": {"family": "convnet"}, "b": {"family": "convnet", "backend": "jax2"}}}
-    assert requested_backend(params, "a") == "tensorflow"
+    assert variant_backend("a", {"family": "convnet"}) == "tensorflow"
+    assert variant_backend("a", {"family": "convnet", "backend": "jax"}) == "jax"
     with pytest.raises(ValueError, match=r"b.backend is 'jax2'; valid options: \['tensorflow', 'jax', 'torch'\]"):
-        requested_backend(params, "b")
+        variant_backend("b", {"family": "convnet", "backend": "jax2"})
+    with pytest.raises(ValueError, match=r"lenet5.backend is 'jax2'"):
+        validate_spec("lenet5", spec_for("lenet5") | {"backend": "jax2"})
+
+
+def test_precision_param_is_checked():
+    with pytest.raises(ValueError, match=r"flagship.precision is 'float16'; valid options: "
+                                         r"\['float32', 'mixed_bfloat16', 'auto'\]"):
+        validate_spec("flagship", spec_for("flagship") | {"precision": "float16"})
 
 
 CONVOLUTIONAL = [name for name in CATALOGUE if spec_for(name)["family"] != "vgg16_transfer"
@@ -141,7 +148,7 @@ def test_cpu_xla_kernels_compute_the_same_model(name):
         spec["dense_layers"] = [{"units": dense["units"]} for dense in spec["dense_layers"]]
     keras.utils.set_random_seed(0)
     model = build_model(spec)
-    fast = with_cpu_xla_kernels(model)
+    fast = training_clone(model, cpu_xla_kernels=True)
     kinds = [type(layer) for layer in fast.layers]
     assert PatchConv2D in kinds and ReshapeMaxPooling2D in kinds  # it really swapped something
     assert layers_conv_count(model) == kinds.count(PatchConv2D)

@@ -79,7 +79,7 @@ def test_stage_trains_on_the_backend_its_params_ask_for_unless_keras_backend_is_
     update_params(tiny_project / "params.yaml", {"variants.lenet5.backend": "jax", "variants.lenet5.epochs": 1})
     environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
     environment["PYTHONPATH"] = str(PROJECT_ROOT)
-    for override, expected in ((None, "backend jax on 1 x cpu"), ("tensorflow", "backend tensorflow on cpu")):
+    for override, expected in ((None, "backend jax on 1 x cpu"), ("tensorflow", "backend tensorflow on 1 x cpu")):
         if override:
             environment["KERAS_BACKEND"] = override
         result = subprocess.run([sys.executable, "-m", "stages.train", "lenet5"], cwd=tiny_project,

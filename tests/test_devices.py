@@ -1,0 +1,151 @@
+"""How a run executes: the plan chosen for what is visible, mixed precision, more steps per
+execution, and data parallelism proved on a CPU split into two virtual devices."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from stages import train
+from stages.config import load_params, variant_spec
+from stages.devices import Plan, choose_plan
+from stages.models import build_model, training_clone
+from tests.conftest import PROJECT_ROOT, update_params
+
+
+@pytest.mark.parametrize("backend, platform, num_devices, bfloat16, precision, expected", [
+    # A CPU: float32 whatever 'auto' says, one step per call, XLA's CPU kernels on JAX only.
+    ("jax", "cpu", 1, False, "auto", ("float32", True, 1)),
+    ("tensorflow", "cpu", 1, False, "auto", ("float32", False, 1)),
+    # Forcing bfloat16 is honoured even where it is emulated.
+    ("tensorflow", "cpu", 1, False, "mixed_bfloat16", ("mixed_bfloat16", False, 1)),
+    # An H100 (bfloat16 native) and a pre-Ampere GPU (not).
+    ("jax", "gpu", 1, True, "auto", ("mixed_bfloat16", False, 32)),
+    ("tensorflow", "gpu", 1, False, "auto", ("float32", False, 32)),
+    ("jax", "gpu", 1, True, "float32", ("float32", False, 32)),
+    ("jax", "gpu", 4, True, "auto", ("mixed_bfloat16", False, 32)),
+])
+def test_plan_follows_the_hardware(backend, platform, num_devices, bfloat16, precision, expected):
+    plan = choose_plan(backend, platform, num_devices, bfloat16, precision, batch_size=128)
+    assert (plan.precision, plan.cpu_xla_kernels, plan.steps_per_execution) == expected
+    assert plan.num_devices == num_devices
+
+
+def test_plan_says_how_the_batch_splits_and_refuses_an_uneven_split():
+    plan = choose_plan("jax", "gpu", 4, True, "auto", batch_size=128)
+    assert plan.describe(128) == ("backend jax on 4 x gpu, data-parallel, global batch 128 = 4 x 32, "
+                                  "learning rate as the recipe's, mixed_bfloat16, 32 step(s) per execution")
+    with pytest.raises(ValueError, match="batch_size 100 does not split evenly over the 8 visible devices; "
+                                         "use a multiple of 8"):
+        choose_plan("jax", "gpu", 8, True, "auto", batch_size=100)
+
+
+def test_mixed_precision_copy_computes_in_bfloat16_but_keeps_float32_weights_and_output():
+    keras.utils.set_random_seed(0)
+    model = build_model(variant_spec(load_params(PROJECT_ROOT / "params.yaml"), "flagship") | {"filters": 4})
+    mixed = training_clone(model, precision="mixed_bfloat16")
+    assert {layer.compute_dtype for layer in mixed.layers[:-1]} == {"bfloat16"}
+    assert mixed.layers[-1].compute_dtype == "float32"  # the softmax
+    assert {weight.dtype for weight in mixed.weights} == {"float32"}
+    images = np.random.default_rng(0).integers(0, 256, size=(8, 28, 28, 1)).astype(np.uint8)
+    # bfloat16 keeps ~3 significant digits: the same model, only rounded.
+    np.testing.assert_allclose(mixed.predict(images, verbose=0), model.predict(images, verbose=0), atol=0.05)
+
+
+def test_stage_trains_in_mixed_precision_and_saves_a_float32_model(tiny_project: Path, monkeypatch):
+    update_params(tiny_project / "params.yaml", {"model.precision": "mixed_bfloat16", "model.epochs": 5})
+    policies = []
+    original_fit = train.fit
+
+    def recording_fit(model, *args, **kwargs):
+        policies.append(model.layers[2].dtype_policy.name)  # the first conv (after rescale, shift)
+        return original_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", recording_fit)
+    summary = train.main("flagship")
+    assert policies == ["mixed_bfloat16"]
+    saved = keras.saving.load_model("data/models/flagship.keras")
+    assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
+    images, labels = train.load_split(Path("data/prepared/validation.npz"))
+    accuracy = np.mean(saved.predict(images, verbose=0).argmax(axis=1) == labels)
+    # The weights came back from the bfloat16 copy: in float32 the saved model scores what the copy
+    # scored at its best epoch, give or take an image that rounding tips over.
+    curve = Path("metrics/training/flagship/plots/metrics/eval/accuracy.tsv").read_text().splitlines()[1:]
+    best = float(curve[summary["best_epoch"] - 1].split("\t")[-1])
+    assert accuracy == pytest.approx(best, abs=1.5 / len(labels))
+
+
+def test_more_steps_per_execution_trains_the_same_model(tiny_project: Path):
+    """Accelerators run 32 steps per call; on the same hardware that must not change the maths."""
+    spec = variant_spec(load_params(), "chollet")
+    data = [train.load_split(Path(f"data/prepared/{split}.npz")) for split in ("train", "validation")]
+    weights = []
+    for steps in (1, 4):
+        plan = Plan("tensorflow", "cpu", 1, "float32", cpu_xla_kernels=False, steps_per_execution=steps)
+        train.seed_everything(42)
+        model, summary = train.train(spec, *data, 3, [], plan)
+        weights.append(model.get_weights())
+    for one, four in zip(*weights):
+        np.testing.assert_allclose(four, one, atol=1e-6)
+
+
+# Trains a variant through stages.train.main in a process whose CPU is split into `devices`
+# devices, recording how many devices the variables of the model being fitted live on.
+ON_SPLIT_CPU = """
+import json, logging, os, sys
+logging.basicConfig(level=logging.INFO)
+variant, devices = sys.argv[1], int(sys.argv[2])
+if os.environ["KERAS_BACKEND"] == "tensorflow" and devices > 1:
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
+import keras
+from stages import train
+replicas = []
+original_fit = train.fit
+def recording_fit(model, *args, **kwargs):
+    if keras.backend.backend() == "jax":
+        replicas.append(len(model.trainable_variables[0].value.sharding.device_set))
+    else:
+        replicas.append(model.distribute_strategy.num_replicas_in_sync)
+    return original_fit(model, *args, **kwargs)
+train.fit = recording_fit
+train.main(variant, models_dir=train.MODELS_DIR / str(devices), metrics_dir=train.TRAINING_METRICS_DIR / str(devices))
+print(json.dumps(replicas))
+"""
+
+
+def train_on_split_cpu(project: Path, backend: str, variant: str, devices: int) -> tuple[list[int], str]:
+    environment = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(PROJECT_ROOT),
+                       XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    result = subprocess.run([sys.executable, "-c", ON_SPLIT_CPU, variant, str(devices)], cwd=project,
+                            env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+
+
+@pytest.mark.parametrize("backend, variant", [("jax", "flagship"), ("tensorflow", "chollet")])
+def test_data_parallel_on_two_virtual_devices_matches_one_device(tiny_project: Path, backend, variant):
+    """Keras' DataParallel (JAX) and MirroredStrategy (TensorFlow) split each batch over the two
+    devices; the global batch and learning rate are the recipe's, so training matches one device."""
+    update_params(tiny_project / "params.yaml", {"model.translation": 0.0})  # fast compile on JAX
+    one, log_one = train_on_split_cpu(tiny_project, backend, variant, 1)
+    two, log_two = train_on_split_cpu(tiny_project, backend, variant, 2)
+    assert (one, two) == ([1], [2])
+    batch = variant_spec(load_params(), variant)["batch_size"]
+    assert f"on 2 x cpu, data-parallel, global batch {batch} = 2 x {batch // 2}" in log_two
+    assert "data-parallel" not in log_one
+    metrics = [json.loads((train.TRAINING_METRICS_DIR / str(devices) / variant / "metrics.json").read_text())
+               for devices in (1, 2)]
+    for split in ("train", "eval"):
+        for name in ("loss", "accuracy"):
+            assert metrics[1][split][name] == pytest.approx(metrics[0][split][name], abs=1e-4)
+    weights = [keras.saving.load_model(train.MODELS_DIR / str(devices) / f"{variant}.keras").get_weights()
+               for devices in (1, 2)]
+    for one_device, two_devices in zip(*weights):
+        np.testing.assert_allclose(two_devices, one_device, atol=1e-4)
