@@ -13,7 +13,7 @@ import pytest
 
 from stages import train
 from stages.config import load_params, variant_spec
-from stages.devices import Plan, choose_plan
+from stages.devices import Plan, choose_plan, split_evenly
 from stages.models import build_model, training_clone
 from tests.conftest import PROJECT_ROOT, update_params
 
@@ -43,6 +43,16 @@ def test_plan_says_how_the_batch_splits_and_refuses_an_uneven_split():
     with pytest.raises(ValueError, match="batch_size 100 does not split evenly over the 8 visible devices; "
                                          "use a multiple of 8"):
         choose_plan("jax", "gpu", 8, True, "auto", batch_size=100)
+
+
+def test_split_evenly_drops_only_the_remainder_the_devices_cannot_share():
+    images, labels = np.arange(10 * 4).reshape(10, 2, 2), np.arange(10)
+    plan = choose_plan("jax", "gpu", 4, True, "auto", batch_size=128)
+    kept_images, kept_labels = split_evenly((images, labels), plan)
+    np.testing.assert_array_equal(kept_images, images[:8])
+    np.testing.assert_array_equal(kept_labels, labels[:8])
+    one_device = choose_plan("jax", "gpu", 1, True, "auto", batch_size=128)
+    assert len(split_evenly((images, labels), one_device)[0]) == 10
 
 
 def test_mixed_precision_copy_computes_in_bfloat16_but_keeps_float32_weights_and_output():
@@ -89,6 +99,7 @@ def test_more_steps_per_execution_trains_the_same_model(tiny_project: Path):
         plan = Plan("tensorflow", "cpu", 1, "float32", cpu_xla_kernels=False, steps_per_execution=steps)
         train.seed_everything(42)
         model, summary = train.train(spec, *data, 3, [], plan)
+        assert model.steps_per_execution == steps  # this plan trains the built model itself
         weights.append(model.get_weights())
     for one, four in zip(*weights):
         np.testing.assert_allclose(four, one, atol=1e-6)
