@@ -25,8 +25,8 @@ if __name__ == "__main__" and len(sys.argv) > 2:
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from stages.models import build_model  # noqa: E402
 from stages.devices import choose_plan, distribution_scope, plan_for  # noqa: E402
+from stages.models import build_model  # noqa: E402
 from stages.train import PREPARED_DIR, compile_for_training, load_split, trainee_for  # noqa: E402
 
 

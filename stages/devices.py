@@ -25,14 +25,20 @@ class Plan:
     precision: str  # 'float32' or 'mixed_bfloat16'
     cpu_xla_kernels: bool  # train through models.PatchConv2D etc. (XLA on a CPU)
     steps_per_execution: int
+    batch_size: int  # the recipe's, the global batch: each device gets batch_size / num_devices
 
-    def describe(self, batch_size: int) -> str:
+    @property
+    def trains_as_built(self) -> bool:
+        """Whether the model can train as built: one device, float32, Keras' own kernels."""
+        return self.num_devices == 1 and self.precision == "float32" and not self.cpu_xla_kernels
+
+    def describe(self) -> str:
         """One log line: e.g. 'backend jax on 2 x gpu, data-parallel, global batch 128 = 2 x 64,
         mixed_bfloat16, 32 steps per execution'."""
         parts = [f"backend {self.backend} on {self.num_devices} x {self.platform}"]
         if self.num_devices > 1:
-            parts.append(f"data-parallel, global batch {batch_size} = {self.num_devices} x "
-                         f"{batch_size // self.num_devices}, learning rate as the recipe's")
+            parts.append(f"data-parallel, global batch {self.batch_size} = {self.num_devices} x "
+                         f"{self.batch_size // self.num_devices}, learning rate as the recipe's")
         parts.append(self.precision)
         if self.cpu_xla_kernels:
             parts.append("XLA kernels for the CPU")
@@ -58,6 +64,7 @@ def choose_plan(backend: str, platform: str, num_devices: int, bfloat16_supporte
         backend=backend, platform=platform, num_devices=num_devices, precision=precision,
         cpu_xla_kernels=backend == "jax" and platform == "cpu",
         steps_per_execution=1 if platform == "cpu" else ACCELERATOR_STEPS_PER_EXECUTION,
+        batch_size=batch_size,
     )
 
 

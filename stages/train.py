@@ -71,7 +71,7 @@ class LiveCurves(keras.callbacks.Callback):
 def trainee_for(model: keras.Model, plan: Plan) -> keras.Model:
     """The model to fit under `plan` (inside `distribution_scope(plan)`): `model` itself, or a copy
     made for the plan's devices, precision and kernels (same maths, same weights)."""
-    if plan.num_devices == 1 and plan.precision == "float32" and not plan.cpu_xla_kernels:
+    if plan.trains_as_built:
         return model
     return training_clone(model, plan.cpu_xla_kernels, plan.precision)
 
@@ -170,7 +170,7 @@ def main(name: str, prepared_dir: Path = PREPARED_DIR, models_dir: Path = MODELS
     log.info("%s: %d training and %d validation images, %s epochs of batch %d", name,
              len(train_data[0]), len(validation_data[0]), spec["epochs"], spec["batch_size"])
     plan = plan_for(spec)
-    log.info("%s: %s (params ask for %s)", name, plan.describe(spec["batch_size"]),
+    log.info("%s: %s (params ask for %s)", name, plan.describe(),
              variant_backend(name, spec))
     with Live(dir=str(metrics_dir / name), dvcyaml=None, save_dvc_exp=False) as live:
         model, summary = train(spec, train_data, validation_data, patience, [LiveCurves(live)], plan)

@@ -34,11 +34,13 @@ def test_plan_follows_the_hardware(backend, platform, num_devices, bfloat16, pre
     plan = choose_plan(backend, platform, num_devices, bfloat16, precision, batch_size=128)
     assert (plan.precision, plan.cpu_xla_kernels, plan.steps_per_execution) == expected
     assert plan.num_devices == num_devices
+    # Only the one-device float32 plan on Keras' own kernels may train the model as built.
+    assert plan.trains_as_built == (num_devices == 1 and expected[:2] == ("float32", False))
 
 
 def test_plan_says_how_the_batch_splits_and_refuses_an_uneven_split():
     plan = choose_plan("jax", "gpu", 4, True, "auto", batch_size=128)
-    assert plan.describe(128) == ("backend jax on 4 x gpu, data-parallel, global batch 128 = 4 x 32, "
+    assert plan.describe() == ("backend jax on 4 x gpu, data-parallel, global batch 128 = 4 x 32, "
                                   "learning rate as the recipe's, mixed_bfloat16, 32 step(s) per execution")
     with pytest.raises(ValueError, match="batch_size 100 does not split evenly over the 8 visible devices; "
                                          "use a multiple of 8"):
@@ -96,7 +98,8 @@ def test_more_steps_per_execution_trains_the_same_model(tiny_project: Path):
     data = [train.load_split(Path(f"data/prepared/{split}.npz")) for split in ("train", "validation")]
     weights = []
     for steps in (1, 4):
-        plan = Plan("tensorflow", "cpu", 1, "float32", cpu_xla_kernels=False, steps_per_execution=steps)
+        plan = Plan("tensorflow", "cpu", 1, "float32", cpu_xla_kernels=False, steps_per_execution=steps,
+                    batch_size=spec["batch_size"])
         train.seed_everything(42)
         model, summary = train.train(spec, *data, 3, [], plan)
         assert model.steps_per_execution == steps  # this plan trains the built model itself
