@@ -110,17 +110,34 @@ def plot_leaderboard(table: pd.DataFrame) -> plt.Figure:
     figure, axes = plt.subplots(figsize=(9, 6))
     sizes = 30 + 400 * np.sqrt(table["parameters"] / table["parameters"].max())
     axes.scatter(table["training_seconds"], table["accuracy"], s=sizes, alpha=0.6)
-    for row in table.to_dict("records"):
+    labels = [
         axes.annotate(f"{row['variant']} ({row['parameters']:,} params)",
                       (row["training_seconds"], row["accuracy"]), textcoords="offset points",
                       xytext=(8, 4), fontsize=8)
+        for row in table.sort_values("accuracy", ascending=False).to_dict("records")
+    ]
     axes.set(xscale="log", xlabel="Training time (s, log scale)", ylabel="Test accuracy",
              title="Accuracy against training time (marker area ~ parameters)")
     label_log_axis(axes.xaxis)
     axes.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0))
     axes.grid(alpha=0.3)
     figure.tight_layout()
+    separate_labels(figure, labels)
     return figure
+
+
+def separate_labels(figure: plt.Figure, labels: list) -> None:
+    """Nudge each label (ordered top to bottom) down until it overlaps none placed before it: two
+    variants of similar accuracy and time otherwise print their names over each other."""
+    renderer = figure.canvas.get_renderer()
+    placed = []
+    for label in labels:
+        box = label.get_window_extent(renderer)
+        while any(box.overlaps(other) for other in placed):
+            x_offset, y_offset = label.xyann
+            label.xyann = (x_offset, y_offset - 4)
+            box = label.get_window_extent(renderer)
+        placed.append(box)
 
 
 def plot_per_class_f1(evaluations: dict[str, dict[str, Any]]) -> plt.Figure:

@@ -21,6 +21,18 @@ def test_leaderboard_sorts_by_accuracy_and_keeps_reported_figures():
     assert table.loc[table["variant"] == "a", "reported_accuracy"].item() == 0.95
 
 
+def test_leaderboard_plot_labels_do_not_overlap():
+    # Two variants of near-identical accuracy and time, as adam_5x5 and conv2_dropout were.
+    table = report.leaderboard({"adam_5x5": evaluation(0.9905, 78), "conv2_dropout": evaluation(0.9907, 90),
+                                "chollet": evaluation(0.9913, 41), "lenet5": evaluation(0.9829, 81)},
+                               dict.fromkeys(["adam_5x5", "conv2_dropout", "chollet", "lenet5"]))
+    figure = report.plot_leaderboard(table)
+    renderer = figure.canvas.get_renderer()
+    boxes = [text.get_window_extent(renderer) for text in figure.axes[0].texts]
+    assert len(boxes) == 4
+    assert not any(one.overlaps(other) for index, one in enumerate(boxes) for other in boxes[index + 1:])
+
+
 def test_markdown_formats_every_column():
     table = report.leaderboard({"lenet5": evaluation(0.98765, 123.4)}, {"lenet5": None})
     markdown = report.leaderboard_markdown(table)
