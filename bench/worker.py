@@ -27,7 +27,8 @@ import numpy as np  # noqa: E402
 
 from stages.devices import choose_plan, distribution_scope, plan_for  # noqa: E402
 from stages.models import build_model  # noqa: E402
-from stages.train import PREPARED_DIR, compile_for_training, load_split, trainee_for  # noqa: E402
+from stages.train import (  # noqa: E402
+    PREPARED_DIR, averaging_callbacks, compile_for_training, load_split, trainee_for)
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -80,8 +81,9 @@ def measure(path: str, variant: str, epochs: int | None, images: int, test_accur
     with distribution_scope(plan):
         trainee = trainee_for(model, plan)
         compile_for_training(trainee, spec, len(inputs), plan.steps_per_execution)
+        # As stages.train does: a recipe with weight averaging is judged on its averaged weights.
         trainee.fit(inputs, train_labels, batch_size=spec["batch_size"], epochs=epochs, verbose=0,
-                    callbacks=[clock])
+                    callbacks=[*averaging_callbacks(trainee), clock])
     return {"backend": keras.backend.backend(), "images": len(inputs), "epoch_seconds": clock.epoch_seconds,
             "history": clock.history}
 

@@ -76,6 +76,13 @@ def trainee_for(model: keras.Model, plan: Plan) -> keras.Model:
     return training_clone(model, plan.cpu_xla_kernels, plan.precision)
 
 
+def averaging_callbacks(model: keras.Model) -> list[keras.callbacks.Callback]:
+    """With `use_ema` in the optimizer spec, what makes validation, early stopping and the saved
+    model see the weights' moving average rather than the last step's weights (put it before
+    EarlyStopping, so the best weights it keeps are averaged ones); otherwise nothing."""
+    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if model.optimizer.use_ema else []
+
+
 def compile_for_training(model: keras.Model, spec: dict[str, Any], num_images: int,
                          steps_per_execution: int = 1) -> None:
     """Compile with the spec's optimizer (its schedule spans the whole run) and our loss/metrics."""
@@ -107,7 +114,8 @@ def fit(
     started = time.perf_counter()
     history = model.fit(
         *train_data, batch_size=spec["batch_size"], epochs=spec["epochs"],
-        validation_data=validation_data, callbacks=[early_stopping, *callbacks], verbose=2)
+        validation_data=validation_data, callbacks=[*averaging_callbacks(model), early_stopping, *callbacks],
+        verbose=2)
     validation_losses = history.history["val_loss"]
     return {
         "training_seconds": round(time.perf_counter() - started, 2),

@@ -118,6 +118,8 @@ def tiny_project(in_tmp_project: Path) -> Path:
     write_prepared(in_tmp_project / "data" / "prepared")
     params = yaml.safe_load((in_tmp_project / "params.yaml").read_text())
     updates = {f"variants.{name}.epochs": 2 for name in params["variants"]}
-    updates.update({"model.epochs": 2, "model.filters": 4, "model.dense_units": 16})
+    # The flagship averages its weights over ~100 steps (ema_momentum 0.99); these runs have a few.
+    updates.update({"model.epochs": 2, "model.filters": 4, "model.dense_units": 16,
+                    "model.optimizer.ema_momentum": 0.5})
     update_params(in_tmp_project / "params.yaml", updates)
     return in_tmp_project

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from stages import train
+from stages.config import load_params, variant_spec
+from stages.models import build_model
 from tests.conftest import PROJECT_ROOT, update_params
 
 
@@ -50,6 +52,29 @@ def test_writes_model_curves_and_summary_and_keeps_the_best_weights(tiny_project
     logged = json.loads(Path("metrics/training/mlp_relu/metrics.json").read_text())
     assert logged["parameters"] == 898_510 and logged["training_seconds"] > 0
     assert set(logged["eval"]) == {"loss", "accuracy"} and set(logged["train"]) == {"loss", "accuracy"}
+
+
+def test_weight_averaging_validates_selects_and_saves_the_averaged_weights(tiny_project: Path):
+    """`use_ema`: the saved model is the weights' moving average, and validation scored that."""
+    adam = {"name": "adam", "use_ema": True, "ema_momentum": 0.9999}
+    update_params(tiny_project / "params.yaml", {"variants.mlp_relu.epochs": 3, "variants.mlp_relu.optimizer": adam})
+    train.seed_everything(42)  # train.main seeds with params' seed before building the same model
+    initial = build_model(variant_spec(load_params(), "mlp_relu")).get_weights()
+    train.main("mlp_relu", models_dir=Path("averaged"), metrics_dir=Path("averaged"))
+    update_params(tiny_project / "params.yaml", {"variants.mlp_relu.optimizer": adam | {"use_ema": False}})
+    train.main("mlp_relu", models_dir=Path("last"), metrics_dir=Path("last"))
+    averaged, last = (keras.saving.load_model(f"{run}/mlp_relu.keras") for run in ("averaged", "last"))
+
+    def distance_travelled(model: keras.Model) -> float:
+        return sum(float(np.abs(now - then).sum()) for now, then in zip(model.get_weights(), initial))
+
+    # Both runs take the same steps. At momentum 0.9999 the average barely leaves the first step's
+    # weights while the weights travel on; saving the last weights would make the two equal.
+    assert distance_travelled(averaged) < 0.5 * distance_travelled(last)
+    validation_losses = [float(line.split("\t")[-1]) for line in
+                         Path("averaged/mlp_relu/plots/metrics/eval/loss.tsv").read_text().splitlines()[1:]]
+    images, labels = train.load_split(Path("data/prepared/validation.npz"))
+    assert averaged.evaluate(images, labels, verbose=0)[0] == pytest.approx(min(validation_losses), rel=1e-4)
 
 
 def test_flagship_learns_the_synthetic_digits(tiny_project: Path):
