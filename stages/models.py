@@ -16,7 +16,8 @@ from stages.config import variant_backend
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 # Keys every variant may have besides its family's architecture keys.
-TRAINING_KEYS = {"family", "optimizer", "batch_size", "epochs", "reported_accuracy", "backend", "precision"}
+TRAINING_KEYS = {"family", "optimizer", "batch_size", "epochs", "reported_accuracy", "backend", "precision",
+                 "early_stopping_patience"}
 # What a variant's layers compute in: 'auto' is mixed_bfloat16 where the accelerator has fast
 # bfloat16 (GPUs from Ampere on, TPUs), else float32. Variables stay float32 either way.
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
@@ -125,7 +126,9 @@ def validate_spec(name: str, spec: dict[str, Any]) -> None:
     missing = sorted(required - set(spec))
     if missing:
         raise ValueError(f"{name}: missing key(s) {missing} for family {family!r}.")
-    for key in ("epochs", "batch_size"):
+    for key in ("epochs", "batch_size", "early_stopping_patience"):
+        if key not in spec:  # only the patience is optional: the rest were required above
+            continue
         value = spec[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name}.{key} must be a positive integer, got {value!r}.")

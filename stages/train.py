@@ -171,6 +171,7 @@ def main(name: str, prepared_dir: Path = PREPARED_DIR, models_dir: Path = MODELS
     patience = params["train"]["early_stopping_patience"]
     if not isinstance(patience, int) or patience < 1:
         raise ValueError(f"train.early_stopping_patience must be a positive integer, got {patience!r}.")
+    patience = spec.get("early_stopping_patience", patience)  # a recipe may set its own
     seed_everything(int(params["seed"]))
 
     train_data = load_split(prepared_dir / "train.npz")

@@ -74,6 +74,7 @@ def test_save_load_round_trip_gives_identical_predictions(name, tmp_path: Path):
     ({"filterz": 3}, r"unknown key\(s\) \['filterz'\].*valid keys"),
     ({"epochs": -1}, "lenet5.epochs must be a positive integer, got -1"),
     ({"batch_size": 0}, "lenet5.batch_size must be a positive integer, got 0"),
+    ({"early_stopping_patience": 0}, "lenet5.early_stopping_patience must be a positive integer, got 0"),
     ({"optimizer": {"name": "adamw2"}}, r"optimizer.name is 'adamw2'; valid options: \['adadelta'"),
     ({"optimizer": {"name": "sgd", "momentun": 0.9}}, r"unknown option\(s\) \['momentun'\]"),
     ({"optimizer": {"name": "sgd", "schedule": "step"}}, "schedule is 'step'"),

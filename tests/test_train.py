@@ -77,6 +77,23 @@ def test_weight_averaging_validates_selects_and_saves_the_averaged_weights(tiny_
     assert averaged.evaluate(images, labels, verbose=0)[0] == pytest.approx(min(validation_losses), rel=1e-4)
 
 
+def test_a_recipe_may_set_its_own_early_stopping_patience(tiny_project: Path, monkeypatch):
+    patiences = {}
+    original_fit = train.fit
+
+    def recording_fit(model, spec, train_data, validation_data, patience, *args, **kwargs):
+        patiences[spec["epochs"]] = patience
+        return original_fit(model, spec, train_data, validation_data, patience, *args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", recording_fit)
+    update_params(tiny_project / "params.yaml", {"train.early_stopping_patience": 2, "variants.mlp_relu.epochs": 1,
+                                                 "variants.mlp_tanh.epochs": 3,
+                                                 "variants.mlp_tanh.early_stopping_patience": 7})
+    train.main("mlp_relu")
+    train.main("mlp_tanh")
+    assert patiences == {1: 2, 3: 7}
+
+
 def test_flagship_learns_the_synthetic_digits(tiny_project: Path):
     update_params(tiny_project / "params.yaml", {"model.epochs": 8})
     train.main("flagship")
