@@ -150,6 +150,15 @@ def train(
     return model, summary
 
 
+def early_stopping_patience(params: dict[str, Any], spec: dict[str, Any]) -> int:
+    """The recipe's own `early_stopping_patience` (validate_spec checked it), else the project's
+    `train.early_stopping_patience`."""
+    patience = params["train"]["early_stopping_patience"]
+    if not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"train.early_stopping_patience must be a positive integer, got {patience!r}.")
+    return spec.get("early_stopping_patience", patience)
+
+
 def save_model(model: keras.Model, path: Path) -> None:
     """Save via a temp file and rename, so a crash never leaves a model file a later stage trusts."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,10 +177,7 @@ def main(name: str, prepared_dir: Path = PREPARED_DIR, models_dir: Path = MODELS
     params = load_params()
     spec = variant_spec(params, name)
     validate_spec(name, spec)
-    patience = params["train"]["early_stopping_patience"]
-    if not isinstance(patience, int) or patience < 1:
-        raise ValueError(f"train.early_stopping_patience must be a positive integer, got {patience!r}.")
-    patience = spec.get("early_stopping_patience", patience)  # a recipe may set its own
+    patience = early_stopping_patience(params, spec)
     seed_everything(int(params["seed"]))
 
     train_data = load_split(prepared_dir / "train.npz")

@@ -59,14 +59,25 @@ def test_other_families_are_refused(in_tmp_project: Path):
         transfer.transfer_spec(transfer.load_params(), "lenet5")
 
 
-def test_features_cached_then_head_trained_with_the_base_frozen(tiny_project: Path, local_weights: Path):
+def test_features_cached_then_head_trained_with_the_base_frozen(tiny_project: Path, local_weights: Path,
+                                                                monkeypatch: pytest.MonkeyPatch):
     transfer.features_main("vgg16_transfer")
     with np.load("data/features/vgg16_transfer.npz") as arrays:
         assert arrays["train_features"].shape == (200, 512)
         assert arrays["validation_features"].shape == (60, 512)
         np.testing.assert_array_equal(arrays["train_labels"], np.load("data/prepared/train.npz")["labels"])
 
+    # The recipe's own early-stopping patience reaches the fit, as in stages.train.
+    update_params(tiny_project / "params.yaml", {"variants.vgg16_transfer.early_stopping_patience": 5})
+    patiences, original_fit = [], transfer.fit
+
+    def recording_fit(model, spec, train_data, validation_data, patience, *args):
+        patiences.append(patience)
+        return original_fit(model, spec, train_data, validation_data, patience, *args)
+
+    monkeypatch.setattr(transfer, "fit", recording_fit)
     summary = transfer.train_main("vgg16_transfer")
+    assert patiences == [5]
     assert summary["parameters"] == 15_226_698 and summary["epochs_run"] == 2
     trained = keras.saving.load_model("data/models/vgg16_transfer.keras")
     base = keras.applications.VGG16(include_top=False, weights=str(local_weights), input_shape=(48, 48, 3))
