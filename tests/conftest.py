@@ -1,10 +1,12 @@
 """Shared fixtures: tiny synthetic MNIST-shaped data and throwaway copies of the project."""
 
 import gzip
+import inspect
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -74,6 +76,19 @@ def update_params(path: Path, updates: dict) -> None:
             section = section[key]
         section[last] = value
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def spy_on_fit(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[dict[str, Any]]:
+    """Make `module.fit` (stages.train's, or the name a stage imported it as) record the arguments
+    of each call by parameter name, then fit as before; return the list it appends to."""
+    calls, original_fit = [], module.fit
+
+    def recording_fit(*args, **kwargs):
+        calls.append(inspect.signature(original_fit).bind(*args, **kwargs).arguments)
+        return original_fit(*args, **kwargs)
+
+    monkeypatch.setattr(module, "fit", recording_fit)
+    return calls
 
 
 def run(command: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

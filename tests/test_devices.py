@@ -15,7 +15,7 @@ from stages import train
 from stages.config import load_params, variant_spec
 from stages.devices import Plan, choose_plan, split_evenly
 from stages.models import build_model, training_clone
-from tests.conftest import PROJECT_ROOT, update_params
+from tests.conftest import PROJECT_ROOT, spy_on_fit, update_params
 
 
 @pytest.mark.parametrize("backend, platform, num_devices, bfloat16, precision, expected", [
@@ -71,16 +71,10 @@ def test_mixed_precision_copy_computes_in_bfloat16_but_keeps_float32_weights_and
 
 def test_stage_trains_in_mixed_precision_and_saves_a_float32_model(tiny_project: Path, monkeypatch):
     update_params(tiny_project / "params.yaml", {"model.precision": "mixed_bfloat16", "model.epochs": 5})
-    policies = []
-    original_fit = train.fit
-
-    def recording_fit(model, *args, **kwargs):
-        policies.append(model.layers[2].dtype_policy.name)  # the first conv (after rescale, shift)
-        return original_fit(model, *args, **kwargs)
-
-    monkeypatch.setattr(train, "fit", recording_fit)
+    calls = spy_on_fit(monkeypatch, train)
     summary = train.main("flagship")
-    assert policies == ["mixed_bfloat16"]
+    # The model fitted computes in bfloat16 (layer 2: the first conv, after rescale and shift).
+    assert [call["model"].layers[2].dtype_policy.name for call in calls] == ["mixed_bfloat16"]
     saved = keras.saving.load_model("data/models/flagship.keras")
     assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
     images, labels = train.load_split(Path("data/prepared/validation.npz"))

@@ -14,7 +14,7 @@ import pytest
 from stages import train
 from stages.config import load_params, variant_spec
 from stages.models import build_model
-from tests.conftest import PROJECT_ROOT, update_params
+from tests.conftest import PROJECT_ROOT, spy_on_fit, update_params
 
 
 def test_same_seed_gives_identical_metrics_and_weights(tiny_project: Path):
@@ -78,20 +78,13 @@ def test_weight_averaging_validates_selects_and_saves_the_averaged_weights(tiny_
 
 
 def test_a_recipe_may_set_its_own_early_stopping_patience(tiny_project: Path, monkeypatch):
-    patiences = {}
-    original_fit = train.fit
-
-    def recording_fit(model, spec, train_data, validation_data, patience, *args, **kwargs):
-        patiences[spec["epochs"]] = patience
-        return original_fit(model, spec, train_data, validation_data, patience, *args, **kwargs)
-
-    monkeypatch.setattr(train, "fit", recording_fit)
+    calls = spy_on_fit(monkeypatch, train)
     update_params(tiny_project / "params.yaml", {"train.early_stopping_patience": 2, "variants.mlp_relu.epochs": 1,
                                                  "variants.mlp_tanh.epochs": 3,
                                                  "variants.mlp_tanh.early_stopping_patience": 7})
     train.main("mlp_relu")
     train.main("mlp_tanh")
-    assert patiences == {1: 2, 3: 7}
+    assert {call["spec"]["epochs"]: call["patience"] for call in calls} == {1: 2, 3: 7}
 
 
 def test_flagship_learns_the_synthetic_digits(tiny_project: Path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stages import evaluate, transfer
-from tests.conftest import update_params
+from tests.conftest import spy_on_fit, update_params
 
 
 @pytest.fixture
@@ -69,15 +69,9 @@ def test_features_cached_then_head_trained_with_the_base_frozen(tiny_project: Pa
 
     # The recipe's own early-stopping patience reaches the fit, as in stages.train.
     update_params(tiny_project / "params.yaml", {"variants.vgg16_transfer.early_stopping_patience": 5})
-    patiences, original_fit = [], transfer.fit
-
-    def recording_fit(model, spec, train_data, validation_data, patience, *args):
-        patiences.append(patience)
-        return original_fit(model, spec, train_data, validation_data, patience, *args)
-
-    monkeypatch.setattr(transfer, "fit", recording_fit)
+    calls = spy_on_fit(monkeypatch, transfer)
     summary = transfer.train_main("vgg16_transfer")
-    assert patiences == [5]
+    assert [call["patience"] for call in calls] == [5]
     assert summary["parameters"] == 15_226_698 and summary["epochs_run"] == 2
     trained = keras.saving.load_model("data/models/vgg16_transfer.keras")
     base = keras.applications.VGG16(include_top=False, weights=str(local_weights), input_shape=(48, 48, 3))
