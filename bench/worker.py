@@ -55,16 +55,11 @@ class EpochClock(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def measure(path: str, variant: str, epochs: int | None, images: int, test_accuracy: bool,
-            all_training_images: bool = False) -> dict[str, Any]:
+def measure(path: str, variant: str, epochs: int | None, images: int, test_accuracy: bool) -> dict[str, Any]:
     params = load_params()
     spec = variant_spec(params, variant)
     epochs = epochs or spec["epochs"]
     train_images, train_labels = load_split(PREPARED_DIR / "train.npz")
-    if all_training_images:  # the posts' protocol: all 60,000 training images, no held-out split
-        validation_images, validation_labels = load_split(PREPARED_DIR / "validation.npz")
-        train_images = np.concatenate([train_images, validation_images])
-        train_labels = np.concatenate([train_labels, validation_labels])
     if images:
         train_images, train_labels = train_images[:images], train_labels[:images]
     keras.utils.set_random_seed(int(params["seed"]))
@@ -95,9 +90,7 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--images", type=int, default=0)
     parser.add_argument("--test-accuracy", action="store_true")
-    parser.add_argument("--all-training-images", action="store_true",
-                        help="train on train + validation (60,000 images), as the posts did")
     arguments = parser.parse_args()
     result = measure(arguments.path, arguments.variant, arguments.epochs, arguments.images,
-                     arguments.test_accuracy, arguments.all_training_images)
+                     arguments.test_accuracy)
     print(json.dumps(result))

@@ -53,10 +53,3 @@ def test_missing_data_says_which_stage_to_run(in_tmp_project: Path):
     with pytest.raises(SystemExit, match="run `dvc repro preprocess` first"):
         train_speed.main(["lenet5"], epochs=2, images=0, accuracy_run=False)
 
-
-def test_posts_protocol_trains_on_train_plus_validation(tiny_project: Path):
-    from bench import worker
-
-    result = worker.measure("plain", "lenet5", 1, 0, True, all_training_images=True)
-    assert result["images"] == 200 + 60  # tiny_project's train and validation splits
-    assert len(result["history"]) == 1 and 0.0 <= result["history"][0]["test_accuracy"] <= 1.0

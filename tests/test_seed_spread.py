@@ -1,0 +1,63 @@
+"""bench.seed_spread: its arithmetic, that a seed's row is what the pipeline itself produces for
+that seed, and that the posts' protocol trains on every image for the whole budget."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import seed_spread
+from tests.conftest import update_params
+
+
+def test_summary_counts_the_seeds_reaching_the_bar():
+    summary = seed_spread.spread_summary([0.9910, 0.9930, 0.9890, 0.9920], bar=0.992)
+    assert summary["seeds"] == 4 and summary["reaching_bar"] == 2
+    assert summary["mean"] == pytest.approx(0.99125)
+    assert summary["sd"] == pytest.approx(0.0017078, abs=1e-6)  # sample sd, n - 1
+    assert (summary["min"], summary["max"]) == (0.9890, 0.9930)
+    assert "reaching_bar" not in seed_spread.spread_summary([0.99], bar=None)
+    with pytest.raises(ValueError, match="No seeds"):
+        seed_spread.spread_summary([], bar=None)
+
+
+def test_table_marks_the_params_seed_and_states_the_spread():
+    rows = [{"seed": 42, "epochs_run": 5, "best_epoch": 3, "test_accuracy": 0.9913, "test_loss": 0.0281},
+            {"seed": 43, "epochs_run": 5, "best_epoch": 4, "test_accuracy": 0.9927, "test_loss": 0.0254}]
+    text = seed_spread.format_spread("chollet", "ours", rows, params_seed=42, bar=0.992)
+    assert "| 42 (params.yaml) | 5 | 3 | 99.13% | 0.0281 |" in text
+    assert "| 43 | 5 | 4 | 99.27% | 0.0254 |" in text
+    assert "mean 99.20%, sd 0.10 points, range 99.13-99.27%; 1 of 2 reach 99.20%." in text
+
+
+def test_the_params_seed_row_is_the_pipelines_own_run(tiny_project: Path):
+    """Another seed first, so state it leaves behind would show; then the pipeline's own stages."""
+    from stages import evaluate, train
+
+    update_params(tiny_project / "params.yaml", {"variants.chollet.epochs": 3})
+    text = seed_spread.main("chollet", [7, 42], posts_protocol=False, bar=None)
+    rows = {int(line.split()[1]): line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()}
+    train.main("chollet")
+    metrics = evaluate.main("chollet")
+    assert f"{100 * metrics['accuracy']:.2f}% | {metrics['loss']:.4f} |" in rows[42]
+    assert f"| {metrics['loss']:.4f} |" not in rows[7]  # the seed does change the run
+    summary = json.loads((tiny_project / "metrics/training/chollet/metrics.json").read_text())
+    assert f"| {summary['epochs_run']} | {summary['best_epoch']} |" in rows[42]
+
+
+def test_posts_protocol_trains_on_train_plus_validation_for_every_epoch(tiny_project: Path, monkeypatch):
+    compiled_for = []
+    original = seed_spread.compile_for_training
+    monkeypatch.setattr(seed_spread, "compile_for_training",
+                        lambda model, spec, num_images, *rest: (compiled_for.append(num_images),
+                                                                original(model, spec, num_images, *rest)))
+    # Patience 1 would stop our protocol early at the first worse epoch; the posts' never stops.
+    update_params(tiny_project / "params.yaml", {"train.early_stopping_patience": 1, "variants.lenet5.epochs": 4})
+    text = seed_spread.main("lenet5", [42], posts_protocol=True, bar=0.5)
+    assert compiled_for == [200 + 60]  # tiny_project's train and validation splits
+    assert "| 42 (params.yaml) | 4 | 4 |" in text and "posts' protocol" in text
+
+
+def test_missing_data_says_which_stage_to_run(in_tmp_project: Path):
+    with pytest.raises(SystemExit, match="run `dvc repro preprocess` first"):
+        seed_spread.main("chollet", [42], posts_protocol=False, bar=None)
