@@ -33,20 +33,29 @@ def seconds_to_accuracy(history: list[dict[str, float]], target: float) -> float
     return next((epoch["seconds"] for epoch in history if epoch["test_accuracy"] >= target), None)
 
 
-def speed_row(variant: str, images: int, plain: list[float], project: list[float]) -> dict[str, Any]:
+def speed_row(variant: str, images: int, flops_per_image: int, plain: list[float],
+              project: list[float]) -> dict[str, Any]:
     plain_seconds, project_seconds = steady_epoch_seconds(plain), steady_epoch_seconds(project)
-    return {"variant": variant, "plain_s_per_epoch": plain_seconds, "project_s_per_epoch": project_seconds,
+    return {"variant": variant, "mflop_per_image": flops_per_image / 1e6,
+            "plain_s_per_epoch": plain_seconds, "project_s_per_epoch": project_seconds,
             "plain_images_per_s": images / plain_seconds, "project_images_per_s": images / project_seconds,
+            "plain_gflops": images * flops_per_image / plain_seconds / 1e9,
+            "project_gflops": images * flops_per_image / project_seconds / 1e9,
             "ratio": project_seconds / plain_seconds}
 
 
-def format_speed_table(rows: list[dict[str, Any]], backends: dict[str, str]) -> str:
-    lines = ["| variant | plain Keras s/epoch | project s/epoch (backend) | plain images/s | "
-             "project images/s | project / plain |", "|---|---|---|---|---|---|"]
+def format_speed_table(rows: list[dict[str, Any]], backends: dict[str, str], ceiling_gflops: float) -> str:
+    """The speed table; GFLOP/s columns as a share of `ceiling_gflops` (the machine's large matmul)."""
+    lines = ["| variant | MFLOP/image | plain Keras s/epoch | project s/epoch (backend) | plain images/s | "
+             "project images/s | plain GFLOP/s | project GFLOP/s | project / plain |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row['variant']} | {row['plain_s_per_epoch']:.2f} | {row['project_s_per_epoch']:.2f} "
-                     f"({backends[row['variant']]}) | {row['plain_images_per_s']:,.0f} | "
-                     f"{row['project_images_per_s']:,.0f} | {row['ratio']:.2f} |")
+        lines.append(f"| {row['variant']} | {row['mflop_per_image']:.1f} | {row['plain_s_per_epoch']:.2f} | "
+                     f"{row['project_s_per_epoch']:.2f} ({backends[row['variant']]}) | "
+                     f"{row['plain_images_per_s']:,.0f} | {row['project_images_per_s']:,.0f} | "
+                     f"{row['plain_gflops']:.0f} ({row['plain_gflops'] / ceiling_gflops:.0%}) | "
+                     f"{row['project_gflops']:.0f} ({row['project_gflops'] / ceiling_gflops:.0%}) | "
+                     f"{row['ratio']:.2f} |")
     return "\n".join(lines)
 
 
@@ -61,9 +70,12 @@ def format_accuracy_table(runs: dict[str, list[dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def run_worker(path: str, variant: str, epochs: int | None, images: int, test_accuracy: bool) -> dict[str, Any]:
+def run_worker(path: str, variant: str | None = None, epochs: int | None = None, images: int = 0,
+               test_accuracy: bool = False) -> dict[str, Any]:
     """One measurement in a fresh process (the Keras backend is fixed per process)."""
-    command = [sys.executable, "-m", "bench.worker", path, variant, "--images", str(images)]
+    command = [sys.executable, "-m", "bench.worker", path]
+    if variant:
+        command += [variant, "--images", str(images)]
     if epochs:
         command += ["--epochs", str(epochs)]
     if test_accuracy:
@@ -83,18 +95,22 @@ def main(variants: list[str], epochs: int, images: int, accuracy_run: bool) -> s
     params = load_params()
     variants = variants or list(params["train"]["variants"])
     started = time.perf_counter()
+    ceiling = run_worker("matmul")["matmul_gflops"]
+    print(f"largest float32 matmul (4096^2, TensorFlow): {ceiling:.0f} GFLOP/s", flush=True)
     rows, backends = [], {}
     for index, variant in enumerate(variants):
         order = PATHS if index % 2 == 0 else PATHS[::-1]  # alternate which path runs first
         timings = {path: run_worker(path, variant, epochs, images, False) for path in order}
         backends[variant] = timings["project"]["backend"]
-        rows.append(speed_row(variant, timings["plain"]["images"], timings["plain"]["epoch_seconds"],
-                              timings["project"]["epoch_seconds"]))
+        rows.append(speed_row(variant, timings["plain"]["images"], timings["plain"]["training_flops_per_image"],
+                              timings["plain"]["epoch_seconds"], timings["project"]["epoch_seconds"]))
         print(f"{variant}: plain {rows[-1]['plain_s_per_epoch']:.2f} s/epoch, project "
               f"{rows[-1]['project_s_per_epoch']:.2f} s/epoch ({backends[variant]}), ratio {rows[-1]['ratio']:.2f}",
               flush=True)
-    report = [f"Steady-state epoch of {timings['plain']['images']:,} images, median of epochs 2..{epochs}:",
-              format_speed_table(rows, backends)]
+    report = [f"Steady-state epoch of {timings['plain']['images']:,} images, median of epochs 2..{epochs}; "
+              "GFLOP/s from each variant's training arithmetic (3x the forward pass's conv and dense "
+              f"multiply-adds), in brackets as a share of the largest float32 matmul's {ceiling:.0f} GFLOP/s:",
+              format_speed_table(rows, backends, ceiling)]
     if accuracy_run:  # always on every training image: accuracy is the point here
         runs = {
             "flagship, project path (its full recipe)": run_worker("project", "flagship", None, 0, True)["history"],

@@ -1,12 +1,15 @@
-"""One benchmark measurement in a process of its own: `python -m bench.worker plain|project VARIANT`.
+"""One benchmark measurement in a process of its own: `python -m bench.worker plain|project VARIANT`,
+or `python -m bench.worker matmul` for the machine's large-matrix-product rate.
 
-Prints one JSON line: the backend, the number of training images, each epoch's seconds and, with
---test-accuracy, each epoch's test accuracy. The Keras backend is chosen before Keras is imported
-(it is fixed per process): TensorFlow for `plain`, the variant's `backend` param for `project`.
+Prints one JSON line: the backend, the number of training images, the training arithmetic per
+image, each epoch's seconds and, with --test-accuracy, each epoch's test accuracy. The Keras backend
+is chosen before Keras is imported (it is fixed per process): TensorFlow for `plain` and `matmul`,
+the variant's `backend` param for `project`.
 """
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -14,12 +17,12 @@ from typing import Any
 
 from stages.config import apply_backend, load_params, variant_spec
 
-if __name__ == "__main__" and len(sys.argv) > 2:
+if __name__ == "__main__" and len(sys.argv) > 1:
     # Keras fixes its backend when first imported, so choose it now: the posts' backend for the
     # plain path whatever this shell says; the variant's param (or KERAS_BACKEND) for ours.
-    if sys.argv[1] == "plain":
+    if sys.argv[1] in ("plain", "matmul"):
         os.environ["KERAS_BACKEND"] = "tensorflow"
-    else:
+    elif len(sys.argv) > 2:
         apply_backend(sys.argv[2])
 
 import keras  # noqa: E402
@@ -55,6 +58,33 @@ class EpochClock(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def training_flops_per_image(model: keras.Model) -> int:
+    """Floating-point operations to train on one image, by the usual estimate: three times the
+    forward pass's (forward, then the backward pass's two products), counting the multiply-adds of
+    the convs and dense layers (2 FLOPs each), which is where the arithmetic is."""
+    forward = 0
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            # Each output position (a conv's pixels; one for a dense layer) costs one multiply-add
+            # per kernel weight feeding one output channel.
+            output_positions = math.prod(layer.output.shape[1:-1])
+            forward += 2 * output_positions * math.prod(layer.kernel.shape)
+    return 3 * forward
+
+
+def matmul_gflops(size: int = 4096, repeats: int = 5) -> float:
+    """The best rate of one large float32 matrix product on this backend (oneDNN on TensorFlow):
+    a practical ceiling for the conv and dense kernels, which are matrix products underneath."""
+    left, right = keras.random.uniform((size, size), seed=0), keras.random.uniform((size, size), seed=1)
+    keras.ops.convert_to_numpy(keras.ops.matmul(left, right))  # warm up: threads, caches
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(left, right))  # to numpy: wait for the result
+        best = min(best, time.perf_counter() - started)
+    return 2 * size ** 3 / best / 1e9
+
+
 def measure(path: str, variant: str, epochs: int | None, images: int, test_accuracy: bool) -> dict[str, Any]:
     params = load_params()
     spec = variant_spec(params, variant)
@@ -80,17 +110,22 @@ def measure(path: str, variant: str, epochs: int | None, images: int, test_accur
         trainee.fit(inputs, train_labels, batch_size=spec["batch_size"], epochs=epochs, verbose=0,
                     callbacks=[*averaging_callbacks(trainee), clock])
     return {"backend": keras.backend.backend(), "images": len(inputs), "epoch_seconds": clock.epoch_seconds,
-            "history": clock.history}
+            "history": clock.history, "training_flops_per_image": training_flops_per_image(model)}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("path", choices=["plain", "project"])
-    parser.add_argument("variant")
+    parser.add_argument("path", choices=["plain", "project", "matmul"])
+    parser.add_argument("variant", nargs="?", help="a name from train.variants (not for matmul)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--images", type=int, default=0)
     parser.add_argument("--test-accuracy", action="store_true")
     arguments = parser.parse_args()
+    if arguments.path == "matmul":
+        print(json.dumps({"backend": keras.backend.backend(), "matmul_gflops": matmul_gflops()}))
+        raise SystemExit
+    if not arguments.variant:
+        parser.error(f"{arguments.path} needs a variant name.")
     result = measure(arguments.path, arguments.variant, arguments.epochs, arguments.images,
                      arguments.test_accuracy)
     print(json.dumps(result))

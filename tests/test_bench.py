@@ -26,12 +26,27 @@ def test_seconds_to_accuracy_is_the_first_epoch_at_the_target():
     assert "| run | 41 | not reached | 99.10% (2, 41 s) |" in table
 
 
-def test_speed_row_ratio_and_throughput():
-    row = train_speed.speed_row("lenet5", 1000, plain=[9.0, 4.0, 6.0], project=[5.0, 2.0, 3.0])
+def test_speed_row_ratio_throughput_and_arithmetic_rate():
+    row = train_speed.speed_row("lenet5", 1000, 2_000_000, plain=[9.0, 4.0, 6.0], project=[5.0, 2.0, 3.0])
     assert row["plain_s_per_epoch"] == 5.0 and row["project_s_per_epoch"] == 2.5
     assert row["ratio"] == 0.5 and row["project_images_per_s"] == 400.0
-    assert "| lenet5 | 5.00 | 2.50 (jax) | 200 | 400 | 0.50 |" in train_speed.format_speed_table(
-        [row], {"lenet5": "jax"})
+    assert row["plain_gflops"] == pytest.approx(0.4) and row["project_gflops"] == pytest.approx(0.8)
+    assert "| lenet5 | 2.0 | 5.00 | 2.50 (jax) | 200 | 400 | 0 (25%) | 1 (50%) | 0.50 |" in \
+        train_speed.format_speed_table([row], {"lenet5": "jax"}, ceiling_gflops=1.6)
+
+
+def test_training_arithmetic_counts_every_conv_and_dense_multiply_add():
+    from bench import worker
+    from stages.config import load_params, variant_spec
+    from stages.models import build_model
+
+    params = load_params(PROJECT_ROOT / "params.yaml")
+    lenet5_forward = 2 * (24 * 24 * 6 * 5 * 5 * 1      # conv 6@5x5 on 28x28 -> 24x24
+                          + 8 * 8 * 16 * 5 * 5 * 6     # conv 16@5x5 on 12x12 -> 8x8
+                          + 256 * 120 + 120 * 84 + 84 * 10)
+    mlp_forward = 2 * (784 * 500 + 500 * 500 + 500 * 500 + 500 * 10)
+    assert worker.training_flops_per_image(build_model(variant_spec(params, "lenet5"))) == 3 * lenet5_forward
+    assert worker.training_flops_per_image(build_model(variant_spec(params, "mlp_tanh"))) == 3 * mlp_forward
 
 
 def test_benchmark_runs_both_paths_on_the_backends_they_ask_for(tiny_project: Path, monkeypatch):
@@ -42,11 +57,19 @@ def test_benchmark_runs_both_paths_on_the_backends_they_ask_for(tiny_project: Pa
     assert plain["backend"] == "tensorflow"  # the posts' way, whatever the variant asks for
     assert project["backend"] == "jax"  # lenet5's `backend` param
     assert plain["images"] == project["images"] == 200
+    assert plain["training_flops_per_image"] == project["training_flops_per_image"] == 1_689_840
     assert len(plain["epoch_seconds"]) == len(project["epoch_seconds"]) == 2
     history = train_speed.run_worker("project", "lenet5", None, 0, True)["history"]
     assert [epoch["epoch"] for epoch in history] == [1, 2]  # tiny_project's recipes run 2 epochs
     assert history[1]["seconds"] > history[0]["seconds"] > 0
     assert all(0.0 <= epoch["test_accuracy"] <= 1.0 for epoch in history)
+
+
+def test_the_matmul_ceiling_is_measured_on_the_plain_paths_backend(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))
+    monkeypatch.setenv("KERAS_BACKEND", "jax")  # the shell's choice must not move the ceiling
+    result = train_speed.run_worker("matmul")
+    assert result["backend"] == "tensorflow" and result["matmul_gflops"] > 1.0
 
 
 def test_missing_data_says_which_stage_to_run(in_tmp_project: Path):
