@@ -46,15 +46,18 @@ def test_the_params_seed_row_is_the_pipelines_own_run(tiny_project: Path):
 
 
 def test_posts_protocol_trains_on_train_plus_validation_for_every_epoch(tiny_project: Path, monkeypatch):
-    compiled_for = []
+    compiled = []
     original = seed_spread.compile_for_training
     monkeypatch.setattr(seed_spread, "compile_for_training",
-                        lambda model, spec, num_images, *rest: (compiled_for.append(num_images),
+                        lambda model, spec, num_images, *rest: (compiled.append((model, num_images)),
                                                                 original(model, spec, num_images, *rest)))
     # Patience 1 would stop our protocol early at the first worse epoch; the posts' never stops.
     update_params(tiny_project / "params.yaml", {"train.early_stopping_patience": 1, "variants.lenet5.epochs": 4})
     text = seed_spread.main("lenet5", [42], posts_protocol=True, bar=0.5)
-    assert compiled_for == [200 + 60]  # tiny_project's train and validation splits
+    [(trainee, num_images)] = compiled
+    assert num_images == 200 + 60  # tiny_project's train and validation splits
+    # Every epoch ran: 4 epochs of ceil(260 / 128) = 3 steps each.
+    assert int(trainee.optimizer.iterations) == 4 * 3
     assert "| 42 (params.yaml) | 4 | 4 |" in text and "posts' protocol" in text
 
 
