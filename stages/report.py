@@ -1,8 +1,9 @@
-"""Cross-model report: leaderboard, per-class F1 heat map and every variant's training curves.
+"""Cross-model report: leaderboard, model cards, per-class F1 heat map and training curves.
 
-Reads metrics/evaluation/<name>.json and metrics/training/<name>/ for each variant in
-train.variants; writes metrics/leaderboard.md, plots/training_curves.{csv,png},
-plots/leaderboard.png and plots/per_class_f1.png. Run alone: `python -m stages.report`.
+Reads metrics/evaluation/<name>.json, metrics/training/<name>/ and plots/confusion/<name>.csv for
+each variant in train.variants; writes metrics/leaderboard.md, metrics/test_accuracy.json,
+metrics/cards/<name>.md, plots/training_curves.{csv,png}, plots/leaderboard.png and
+plots/per_class_f1.png. Run alone: `python -m stages.report`.
 """
 
 import json
@@ -18,12 +19,15 @@ from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from stages.config import atomic_write_bytes, load_params, save_figure, variant_spec  # noqa: E402
+from stages.cards import model_card, most_confused, prepared_data_version  # noqa: E402
+from stages.config import atomic_write_bytes, load_params, save_figure, variant_spec, write_json  # noqa: E402
 
 log = logging.getLogger("report")
 
 EVALUATION_DIR = Path("metrics/evaluation")
 TRAINING_DIR = Path("metrics/training")
+CONFUSION_DIR = Path("plots/confusion")
+CARDS_DIR = Path("metrics/cards")
 COLUMNS = {  # leaderboard column -> header
     "variant": "Variant", "accuracy": "Test accuracy", "f1_macro": "Macro F1",
     "reported_accuracy": "Post reported", "parameters": "Parameters",
@@ -157,7 +161,18 @@ def plot_per_class_f1(evaluations: dict[str, dict[str, Any]]) -> plt.Figure:
     return figure
 
 
-def main(evaluation_dir: Path = EVALUATION_DIR, training_dir: Path = TRAINING_DIR) -> pd.DataFrame:
+def write_cards(names: list[str], params: dict[str, Any], evaluations: dict[str, dict[str, Any]],
+                training_dir: Path, confusion_dir: Path, cards_dir: Path) -> None:
+    data_version = prepared_data_version()
+    for name in names:
+        training = json.loads((training_dir / name / "metrics.json").read_text())
+        card = model_card(name, variant_spec(params, name), evaluations[name], training,
+                          most_confused(confusion_dir / f"{name}.csv"), data_version)
+        atomic_write_bytes(cards_dir / f"{name}.md", card.encode())
+
+
+def main(evaluation_dir: Path = EVALUATION_DIR, training_dir: Path = TRAINING_DIR,
+         confusion_dir: Path = CONFUSION_DIR, cards_dir: Path = CARDS_DIR) -> pd.DataFrame:
     params = load_params()
     transfer_names = list(params["train"].get("transfer_variants") or {})
     names = list(params["train"]["variants"]) + transfer_names
@@ -166,13 +181,17 @@ def main(evaluation_dir: Path = EVALUATION_DIR, training_dir: Path = TRAINING_DI
 
     table = leaderboard(evaluations, reported)
     atomic_write_bytes(Path("metrics/leaderboard.md"), leaderboard_markdown(table).encode())
+    # One number per variant under its own name: what the README's `dvc exp show` form lists.
+    write_json(Path("metrics/test_accuracy.json"), {name: evaluations[name]["accuracy"] for name in names})
+    write_cards(names, params, evaluations, training_dir, confusion_dir, cards_dir)
     curves = read_curves(training_dir, names)
     atomic_write_bytes(Path("plots/training_curves.csv"), curves.to_csv(index=False).encode())
     save_figure(plot_curves(curves), Path("plots/training_curves.png"))
     save_figure(plot_leaderboard(table), Path("plots/leaderboard.png"))
     save_figure(plot_per_class_f1(evaluations), Path("plots/per_class_f1.png"))
     best = table.iloc[0]
-    log.info("%d variants; best %s at %.2f%%; wrote metrics/leaderboard.md and 4 plots",
+    log.info("%d variants; best %s at %.2f%%; wrote metrics/leaderboard.md, test_accuracy.json, "
+             "a model card each in metrics/cards/ and 4 plots",
              len(table), best["variant"], 100 * best["accuracy"])
     return table
 

@@ -7,6 +7,7 @@ Run alone: `python -m stages.train lenet5` (or `dvc repro train@lenet5`).
 import argparse
 import logging
 import os
+import platform
 import random
 import sys
 import tempfile
@@ -159,6 +160,28 @@ def early_stopping_patience(params: dict[str, Any], spec: dict[str, Any]) -> int
     return spec.get("early_stopping_patience", patience)
 
 
+def describe_machine(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str:
+    """The hardware and libraries a model trained with, for its model card: e.g. 'AMD EPYC (x86_64,
+    2 cores, AVX2), Keras 3.15.1 on jax 0.10.2'. The CPU's vector width changes both speed and the
+    last digit of the metrics, so it is named."""
+    cpu, flags = platform.processor() or platform.machine(), set()
+    if cpuinfo_path.exists():
+        for line in cpuinfo_path.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                cpu = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+            if cpu and flags:
+                break
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    backend = keras.backend.backend()
+    backend_module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
+    backend_version = getattr(sys.modules.get(backend_module), "__version__", "?")
+    return (f"{cpu} ({platform.machine()}, {os.cpu_count()} cores, {vector}), "
+            f"Keras {keras.__version__} on {backend} {backend_version}")
+
+
 def save_model(model: keras.Model, path: Path) -> None:
     """Save via a temp file and rename, so a crash never leaves a model file a later stage trusts."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,7 +212,8 @@ def main(name: str, prepared_dir: Path = PREPARED_DIR, models_dir: Path = MODELS
              variant_backend(name, spec))
     with Live(dir=str(metrics_dir / name), dvcyaml=None, save_dvc_exp=False) as live:
         model, summary = train(spec, train_data, validation_data, patience, [LiveCurves(live)], plan)
-        live.summary.update(summary)
+        # Where it trained, for the model card (strings: `dvc metrics diff` compares only numbers).
+        live.summary.update(summary | {"machine": describe_machine(), "device_plan": plan.describe()})
     save_model(model, models_dir / f"{name}.keras")
     log.info("%s: %s; wrote %s", name, summary, models_dir / f"{name}.keras")
     return summary

@@ -3,6 +3,7 @@ process with the backend it should have."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench import train_speed
@@ -76,3 +77,22 @@ def test_missing_data_says_which_stage_to_run(in_tmp_project: Path):
     with pytest.raises(SystemExit, match="run `dvc repro preprocess` first"):
         train_speed.main(["lenet5"], epochs=2, images=0, accuracy_run=False)
 
+
+
+def test_inference_speed_table_has_both_runtimes_at_both_batch_sizes():
+    from bench import inference_speed
+
+    rates = {("keras", 1): 500.0, ("onnx", 1): 5000.0, ("keras", 256): 20000.0, ("onnx", 256): 30000.0}
+    table = inference_speed.format_table({"lenet5": rates})
+    assert "| lenet5 | 500 | 5,000 | 10.0x | 20,000 | 30,000 | 1.5x |" in table
+
+
+def test_inference_speed_times_each_runtime_on_its_batches():
+    from bench import inference_speed
+
+    seen = {"a": [], "b": []}
+    classifiers = {name: (lambda batch, name=name: seen[name].append(len(batch))) for name in seen}
+    rates = inference_speed.measure(classifiers, np.zeros((256, 28, 28, 1), np.float32), seconds=0.01)
+    assert set(rates) == {(name, size) for name in seen for size in (1, 256)}
+    assert all(rate > 0 for rate in rates.values())
+    assert set(seen["a"]) == set(seen["b"]) == {1, 256}

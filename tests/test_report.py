@@ -1,5 +1,6 @@
-"""report: the leaderboard, its Markdown, and the overlaid training curves."""
+"""report: the leaderboard, its Markdown, the overlaid training curves and the model cards."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -58,3 +59,42 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
     assert "| lenet5 |" in markdown and "| flagship |" in markdown and "98.04%" in markdown
     for png in ("training_curves", "leaderboard", "per_class_f1"):
         assert Path(f"plots/{png}.png").read_bytes().startswith(b"\x89PNG")
+    accuracies = json.loads(Path("metrics/test_accuracy.json").read_text())
+    assert accuracies == {name: json.loads(Path(f"metrics/evaluation/{name}.json").read_text())["accuracy"]
+                          for name in ("lenet5", "flagship")}
+
+    card = Path("metrics/cards/lenet5.md").read_text()
+    evaluation = json.loads(Path("metrics/evaluation/lenet5.json").read_text())
+    assert card.startswith("# Model card: lenet5")
+    assert "Conv 6@5x5 tanh, max-pool 2x2, Conv 16@5x5 tanh, max-pool 2x2, Dense 120 tanh, Dense 84 tanh" in card
+    assert f"{evaluation['parameters']:,} parameters" in card and f"accuracy {evaluation['accuracy']:.2%}" in card
+    assert "its post reported 98.04%" in card and "optimizer:" in card
+    assert "machine: " in card and "cores" in card and "not recorded" not in card
+    assert "random shifts up to 10%, Conv 4@3x3" in Path("metrics/cards/flagship.md").read_text()
+
+
+def test_card_names_the_weakest_digits_and_the_most_confused_pairs(tmp_path: Path):
+    from stages import cards
+
+    confusion = tmp_path / "confusion.csv"
+    confusion.write_text("actual,predicted\n" + "4,9\n" * 3 + "7,2\n" * 2 + "3,5\n" + "1,1\n" * 5)
+    assert cards.most_confused(confusion) == [(4, 9, 3), (7, 2, 2), (3, 5, 1)]
+    per_class = {str(digit): {"precision": 0.99, "recall": 0.99, "f1": 0.99, "support": 10} for digit in range(10)}
+    per_class["9"]["f1"], per_class["4"]["f1"], per_class["2"]["f1"] = 0.95, 0.96, 0.97
+    evaluation = {"per_class": per_class, "parameters": 44426, "accuracy": 0.98, "f1_macro": 0.98, "loss": 0.05}
+    card = cards.model_card("lenet5", {"family": "convnet", "conv_layers": [], "dense_layers": [], "activation": "tanh"},
+                            evaluation, {"training_seconds": 12.3, "epochs_run": 3}, cards.most_confused(confusion),
+                            "data/prepared md5 abc.dir (3 files, dvc.lock)")
+    assert "weakest digits (F1, precision, recall): 9: 0.9500" in card and "; 4: 0.9600" in card and "; 2: 0.9700" in card
+    assert "most confused (true -> predicted: images): 4 -> 9: 3; 7 -> 2: 2; 3 -> 5: 1" in card
+    assert "data/prepared md5 abc.dir" in card and "machine: not recorded" in card
+
+
+def test_data_version_is_the_lock_files_hash_of_the_prepared_tensors(tmp_path: Path):
+    from stages import cards
+
+    lock = tmp_path / "dvc.lock"
+    lock.write_text("schema: '2.0'\nstages:\n  preprocess:\n    outs:\n    - path: data/prepared\n"
+                    "      md5: 0123abc.dir\n      nfiles: 3\n")
+    assert cards.prepared_data_version(lock) == "data/prepared md5 0123abc.dir (3 files, dvc.lock)"
+    assert cards.prepared_data_version(tmp_path / "missing.lock").startswith("unknown")
