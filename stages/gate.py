@@ -6,34 +6,31 @@ Run: `python -m stages.gate --rev main` (the pull-request workflow runs it again
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 from stages.config import load_params
 
-EVALUATION_DIR = Path("metrics/evaluation")
+ACCURACY_FILE = Path("metrics/test_accuracy.json")  # report's test accuracy per variant
 
 
-def accuracies_in_workspace(evaluation_dir: Path = EVALUATION_DIR) -> dict[str, float]:
-    return {path.stem: json.loads(path.read_text())["accuracy"]
-            for path in sorted(evaluation_dir.glob("*.json"))}
+def accuracies_in_workspace(path: Path = ACCURACY_FILE) -> dict[str, float]:
+    if not path.exists():
+        raise ValueError(f"{path} is missing: run `dvc repro` (the report stage writes it) first.")
+    return json.loads(path.read_text())
 
 
-def accuracies_at_revision(revision: str, evaluation_dir: Path = EVALUATION_DIR) -> dict[str, float]:
-    """Test accuracy per variant as committed at `revision` (metrics are git-tracked)."""
-    listing = subprocess.run(["git", "ls-tree", "--name-only", f"{revision}:{evaluation_dir.as_posix()}"],
-                             capture_output=True, text=True)
-    if listing.returncode:
-        raise ValueError(f"Cannot read {evaluation_dir} at revision {revision!r}: "
-                         f"{listing.stderr.strip()}. Pass a revision that has committed metrics.")
-    accuracies = {}
-    for filename in listing.stdout.split():
-        if filename.endswith(".json"):
-            content = subprocess.run(["git", "show", f"{revision}:{evaluation_dir.as_posix()}/{filename}"],
-                                     capture_output=True, text=True, check=True).stdout
-            accuracies[filename.removesuffix(".json")] = json.loads(content)["accuracy"]
-    return accuracies
+def accuracies_at_revision(revision: str, path: Path = ACCURACY_FILE) -> dict[str, float]:
+    """Test accuracy per variant at `revision`. Metrics are DVC outputs, so DVC reads them: from
+    the local cache or, when they are not there, the default remote (no pull needed)."""
+    import dvc.api
+    from dvc.scm import RevError
+
+    try:
+        return dvc.api.metrics_show(path.as_posix(), rev=revision)
+    except (RevError, FileNotFoundError) as error:
+        raise ValueError(f"Cannot read {path} at revision {revision!r}: {error}. Pass a revision whose "
+                         "pipeline ran, with its outputs in the DVC cache or pushed to the remote.") from None
 
 
 def regressions(base: dict[str, float], current: dict[str, float], max_drop: float) -> list[str]:

@@ -3,8 +3,10 @@
 import gzip
 import inspect
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,39 @@ def run(command: list[str], cwd: Path, env: dict | None = None) -> subprocess.Co
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n"
                              f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
+
+
+def dvc_result(repo: Path, *arguments: str, **extra_environment: str) -> subprocess.CompletedProcess:
+    """Run this environment's dvc in `repo` with $MNIST_MIRROR resolved, whatever its exit status."""
+    environment = dict(os.environ, **extra_environment)
+    if os.environ.get("MNIST_MIRROR"):
+        environment["MNIST_MIRROR"] = str(Path(os.environ["MNIST_MIRROR"]).resolve())
+    return subprocess.run([str(Path(sys.executable).with_name("dvc")), *arguments], cwd=repo,
+                          env=environment, capture_output=True, text=True)
+
+
+def dvc(repo: Path, *arguments: str, **extra_environment: str) -> str:
+    """dvc_result that fails the test with DVC's output unless dvc succeeded; returns stdout."""
+    result = dvc_result(repo, *arguments, **extra_environment)
+    if result.returncode:
+        raise AssertionError(f"dvc {' '.join(arguments)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages a dvc repro / exp run actually ran (not restored, not skipped)."""
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+# The real MNIST cut down for end-to-end runs: 400 training and 500 test images, two variants
+# (one reference recipe and the flagship), one epoch each.
+TINY_VARIANTS = {"lenet5": "variants.lenet5", "flagship": "model"}
+TINY_PROFILE = {
+    "data.subset": 400, "data.validation_size": 100, "data.test_subset": 500, "train.variants": TINY_VARIANTS,
+    "variants.lenet5.epochs": 1,
+    "model.epochs": 1, "model.filters": 4, "model.dense_units": 16,
+    "model.optimizer.ema_momentum": 0.5}  # the recipe's 0.99 averages over more steps than 4
 
 
 def copy_project(destination: Path) -> Path:

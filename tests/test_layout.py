@@ -1,6 +1,13 @@
 """The tree, dvc.yaml, params.yaml, README and CI agree with each other."""
 
+import json
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import yaml
 
@@ -38,8 +45,8 @@ def test_readme_first_screen_has_exactly_two_commands_and_ci_runs_the_test_one()
 def test_every_stage_module_exists_with_a_docstring_and_main():
     commands = [stage.get("cmd") or stage["do"]["cmd"] for stage in DVC_YAML["stages"].values()]
     modules = {re.search(r"python -m stages\.(\w+)", command).group(1) for command in commands}
-    assert modules == {"fetch", "preprocess", "train", "evaluate", "report", "transfer"}
-    for module in modules | {"gate", "pr_comment"}:
+    assert modules == {"fetch", "preprocess", "train", "evaluate", "export", "report", "transfer"}
+    for module in modules | {"gate", "pr_comment", "predict"}:
         source = (PROJECT_ROOT / "stages" / f"{module}.py").read_text()
         assert source.startswith('"""'), f"stages/{module}.py needs a docstring"
         assert "def main(" in source
@@ -65,3 +72,90 @@ def test_data_and_models_are_never_git_files():
             path = out if isinstance(out, str) else next(iter(out))
             if path.startswith("data/"):
                 assert isinstance(out, str) or out[path].get("cache", True), path
+
+
+def test_every_output_goes_to_the_dvc_cache_so_the_run_cache_can_restore_it():
+    for name, stage in DVC_YAML["stages"].items():
+        body = stage.get("do", stage)
+        for kind in ("outs", "metrics", "plots"):
+            for out in body.get(kind, []):
+                settings = {} if isinstance(out, str) else next(iter(out.values())) or {}
+                assert settings.get("cache", True), f"{name}: {out} has cache: false"
+
+
+def test_every_default_variant_is_a_dvc_artifact_twice_keras_and_onnx():
+    artifacts = DVC_YAML["artifacts"]
+    for name in PARAMS["train"]["variants"]:
+        assert artifacts[name]["path"] == f"data/models/{name}.keras" and artifacts[name]["type"] == "model"
+        assert artifacts[f"{name}-onnx"]["path"] == f"data/export/{name}.onnx"
+        assert artifacts[f"{name}-onnx"]["type"] == "model"
+        assert artifacts[name]["desc"] and "mnist" in artifacts[name]["labels"]
+    assert len(artifacts) == 2 * len(PARAMS["train"]["variants"])
+
+
+def test_the_pull_request_workflow_runs_the_tested_script_for_both_sides():
+    workflow = (PROJECT_ROOT / ".github/workflows/pull-request.yml").read_text()
+    assert '"$RUNNER_TEMP/quick_profile.sh" base' in workflow and '"$RUNNER_TEMP/quick_profile.sh" head' in workflow
+    assert "cp .github/scripts/quick_profile.sh" in workflow
+    assert "secrets.DVC_REMOTE_URL" in workflow
+
+
+def readme_compare_command() -> list[str]:
+    """The README's compact `dvc exp show` (the line after 'Compare experiments')."""
+    block = re.search(r"```bash\n(dvc exp show --only-changed.*?)\n```", README, flags=re.S).group(1)
+    return shlex.split(block.replace("\\\n", " "))
+
+
+def test_readme_compare_command_keeps_exactly_the_default_variants():
+    command = readme_compare_command()
+    keep = command[command.index("--keep") + 1]
+    assert keep == f"^({'|'.join(PARAMS['train']['variants'])})$"
+
+
+def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(tmp_path):
+    """The default zoo's metrics files, laid out as the pipeline writes them, in a repo with two
+    experiments: one row each, every variant's accuracy and the two params that differ, nothing
+    collapsed to '…' at the width the README states (DVC's pager gives the table its full width)."""
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    names = list(PARAMS["train"]["variants"])
+
+    def write_metrics(accuracies: dict[str, float]) -> None:
+        (tmp_path / "metrics/evaluation").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "metrics/test_accuracy.json").write_text(json.dumps(accuracies))
+        for name, accuracy in accuracies.items():
+            per_class = {str(digit): {"precision": accuracy, "recall": accuracy, "f1": accuracy, "support": 1000}
+                         for digit in range(10)}
+            (tmp_path / f"metrics/evaluation/{name}.json").write_text(json.dumps(
+                {"accuracy": accuracy, "loss": 0.03, "f1_macro": accuracy, "per_class": per_class}))
+
+    def git(*arguments: str) -> None:
+        subprocess.run(["git", "-c", "user.email=t@e", "-c", "user.name=t", *arguments], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    subprocess.run([dvc, "init", "-q"], cwd=tmp_path, check=True)
+    shutil.copy(PROJECT_ROOT / "params.yaml", tmp_path / "params.yaml")
+    metrics = ["metrics/test_accuracy.json"] + [f"metrics/evaluation/{name}.json" for name in names]
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"metrics": metrics}))
+    accuracies = {name: 0.98 + index / 1000 for index, name in enumerate(names)}
+    write_metrics(accuracies)
+    git("add", "-A"), git("commit", "-qm", "baseline")
+    for experiment, key, value, name in (("filters-32", "filters", 32, "flagship"),
+                                         ("lenet5-40-epochs", "epochs", 40, "lenet5")):
+        params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+        (params["model"] if name == "flagship" else params["variants"]["lenet5"])[key] = value
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        write_metrics({**accuracies, name: accuracies[name] + 0.0042})
+        subprocess.run([dvc, "exp", "save", "-q", "-n", experiment], cwd=tmp_path, check=True)
+        git("checkout", "-q", "--", "."), git("clean", "-qfd")
+
+    width = int(re.search(r"(\d+) columns wide", README).group(1))
+    shown = subprocess.run([dvc, *readme_compare_command()[1:]], cwd=tmp_path, capture_output=True, text=True,
+                           env=dict(os.environ, COLUMNS=str(width)), check=True).stdout
+    lines = shown.splitlines()
+    assert "…" not in shown and max(map(len, lines)) <= width, shown
+    header = next(line for line in lines if "Experiment" in line).split()
+    assert header == ["Experiment", *names, "model.filters", "variants.lenet5.epochs"], shown
+    flagship_row = next(line for line in lines if "[filters-32]" in line).split()
+    assert flagship_row[-2 - len(names) + names.index("flagship")] == f"{accuracies['flagship'] + 0.0042:.4f}"
+    assert flagship_row[-2:] == ["32", "30"], shown
