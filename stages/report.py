@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from stages.cards import model_card, most_confused, prepared_data_version  # noqa: E402
-from stages.config import atomic_write_bytes, load_params, save_figure, variant_spec, write_json  # noqa: E402
+from stages.config import atomic_write_bytes, load_params, save_figure, variant_spec  # noqa: E402
 
 log = logging.getLogger("report")
 
@@ -181,8 +181,10 @@ def main(evaluation_dir: Path = EVALUATION_DIR, training_dir: Path = TRAINING_DI
 
     table = leaderboard(evaluations, reported)
     atomic_write_bytes(Path("metrics/leaderboard.md"), leaderboard_markdown(table).encode())
-    # One number per variant under its own name: what the README's `dvc exp show` form lists.
-    write_json(Path("metrics/test_accuracy.json"), {name: evaluations[name]["accuracy"] for name in names})
+    # One number per variant under its own name, in train.variants order (not sorted): the columns
+    # of the README's `dvc exp show` form.
+    accuracies = {name: evaluations[name]["accuracy"] for name in names}
+    atomic_write_bytes(Path("metrics/test_accuracy.json"), (json.dumps(accuracies, indent=2) + "\n").encode())
     write_cards(names, params, evaluations, training_dir, confusion_dir, cards_dir)
     curves = read_curves(training_dir, names)
     atomic_write_bytes(Path("plots/training_curves.csv"), curves.to_csv(index=False).encode())

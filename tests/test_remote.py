@@ -177,9 +177,10 @@ def test_run_cache_restores_every_stage_in_another_clone(team: Team, pushed_expe
 def test_artifacts_get_fetches_a_registered_model(team: Team, tmp_path: Path):
     declared = yaml.safe_load((team.a / "dvc.yaml").read_text())["artifacts"]
     assert declared["flagship"] == {**declared["flagship"], "path": "data/models/flagship.keras", "type": "model"}
-    # A registers the flagship as a version (a GTO tag, what model registries read) and pushes it.
-    run(["git", "tag", "-a", "flagship@v1.0.0", "-m", "Registering artifact flagship version v1.0.0"], team.a)
-    run(["git", "push", "-q", "origin", "flagship@v1.0.0"], team.a)
+    # A registers the flagship and its export as versions (GTO tags, what model registries read).
+    for name in ("flagship", "flagship-onnx"):
+        run(["git", "tag", "-a", f"{name}@v1.0.0", "HEAD", "-m", f"Registering artifact {name} version v1.0.0"], team.a)
+        run(["git", "push", "-q", "origin", f"{name}@v1.0.0"], team.a)
     registered = yaml.safe_load(run(["git", "show", "flagship@v1.0.0:dvc.lock"], team.a).stdout)["stages"]
     for name, stage, path in (("flagship", "train@flagship", "data/models/flagship.keras"),
                               ("flagship-onnx", "export@flagship", "data/export/flagship.onnx")):
@@ -275,8 +276,8 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
 
     # The head side, and the comment and gate steps, on runner-2 as the workflow runs them.
     clone = team.root / "runner-2"
-    update_params(clone / "params.yaml", {"variants.lenet5.epochs": 2})
-    run(["git", "commit", "-qam", "pull request: lenet5 for 2 epochs"], clone)
+    update_params(clone / "params.yaml", {"variants.lenet5.epochs": 3})  # a run nobody has pushed
+    run(["git", "commit", "-qam", "pull request: lenet5 for 3 epochs"], clone)
     head = run(["bash", str(script), "head"], clone, env=environment).stdout
     assert stages_run(head) == {"train@lenet5", "evaluate@lenet5", "export@lenet5", "report"}
     diff = team.dvc(clone, "metrics", "diff", "quick-base", "quick-head", "--json")

@@ -60,6 +60,7 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
     for png in ("training_curves", "leaderboard", "per_class_f1"):
         assert Path(f"plots/{png}.png").read_bytes().startswith(b"\x89PNG")
     accuracies = json.loads(Path("metrics/test_accuracy.json").read_text())
+    assert list(accuracies) == ["lenet5", "flagship"]  # train.variants order: exp show's columns
     assert accuracies == {name: json.loads(Path(f"metrics/evaluation/{name}.json").read_text())["accuracy"]
                           for name in ("lenet5", "flagship")}
 
