@@ -157,12 +157,16 @@ def table(records: list[dict]) -> str:
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 
 
-def model_names(requested: str | None, everything: bool) -> list[str]:
+def model_names(requested: str | None, everything: bool, directory: Path, suffix: str) -> list[str]:
+    """The one model asked for, or with --all the default variants (params.yaml's train.variants,
+    or, on a serving machine without params.yaml, every model in the directory)."""
     if not everything:
         return [requested or DEFAULT_MODEL]
-    from stages.config import load_params  # params.yaml's list of default variants
+    from stages.config import PARAMS_PATH, load_params
 
-    return list(load_params()["train"]["variants"])
+    if PARAMS_PATH.exists():
+        return list(load_params()["train"]["variants"])
+    return sorted(path.stem for path in directory.glob(f"*{suffix}"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
 
     directory, suffix = (arguments.export_dir, ".onnx") if arguments.onnx else (arguments.models_dir, ".keras")
-    names = model_names(arguments.model, arguments.all)
-    missing = [name for name in names if not (directory / f"{name}{suffix}").is_file()]
+    names = model_names(arguments.model, arguments.all, directory, suffix)
+    missing = [name for name in names if not (directory / f"{name}{suffix}").is_file()] or (not names and ["any"])
     if missing:
         available = sorted(path.stem for path in directory.glob(f"*{suffix}"))
         print(f"predict: no model {', '.join(missing)} in {directory} (looked for {missing[0]}{suffix}); "

@@ -132,6 +132,24 @@ def test_an_unknown_model_is_refused_with_the_valid_ones(models: Path, tmp_path:
     assert "no model lenet7" in result.stderr and "available: ['flagship']" in result.stderr
 
 
+def test_all_lists_every_model_side_by_side(models: Path, tmp_path: Path):
+    """On a serving machine (no params.yaml) --all means every model in the directory."""
+    paths = write_inputs(tmp_path / "inputs")
+    for suffix, directory in ((".keras", "models"), (".onnx", "export")):
+        (models / directory / f"lenet5{suffix}").write_bytes((models / directory / f"flagship{suffix}").read_bytes())
+    for flag in ([], ["--onnx"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "stages.predict", str(paths["seven.jpg"]), str(paths["seven.png"]), "--all",
+             "--models-dir", str(models / "models"), "--export-dir", str(models / "export"), *flag],
+            cwd=tmp_path, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)))
+        assert result.returncode == 0, result.stderr
+        rows = [line.split()[:2] for line in result.stdout.strip().splitlines()[1:]]
+        assert rows == [[str(paths[name]), model] for name in ("seven.jpg", "seven.png")
+                        for model in ("flagship", "lenet5")]
+    for suffix, directory in ((".keras", "models"), (".onnx", "export")):
+        (models / directory / f"lenet5{suffix}").unlink()
+
+
 def test_onnx_serving_imports_neither_tensorflow_nor_keras(models: Path, tmp_path: Path):
     paths = write_inputs(tmp_path / "inputs")
     probe = (
