@@ -118,8 +118,12 @@ def onnx_classifier(path: Path) -> Classifier:
 
 
 def keras_classifier(path: Path) -> Classifier:
+    import logging
+
     import keras  # only the Keras path pays for the training stack
 
+    # --all loads several models, whose predict functions TensorFlow warns it traces one by one.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     model = keras.saving.load_model(path)
     return lambda images: np.asarray(model.predict(images, batch_size=256, verbose=0))
 
