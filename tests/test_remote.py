@@ -158,7 +158,8 @@ def test_compact_exp_show_fits_a_120_column_terminal(team: Team, pushed_experime
     for name, record in pushed_experiments.items():
         row = next(line for line in lines if f"[{name}]" in line)
         accuracies = record["metrics"]["metrics/test_accuracy.json"]["data"]
-        assert [f"{accuracies['lenet5']:.4f}", f"{accuracies['flagship']:.4f}"] == row.split()[-4:-2], table
+        shown = [float(cell) for cell in row.split()[-4:-2]]
+        assert shown == [round(accuracies["lenet5"], 4), round(accuracies["flagship"], 4)], table
 
 
 def test_run_cache_restores_every_stage_in_another_clone(team: Team, pushed_experiments: dict[str, dict]):
