@@ -187,10 +187,11 @@ def main(argv: list[str] | None = None) -> int:
 
     directory, suffix = (arguments.export_dir, ".onnx") if arguments.onnx else (arguments.models_dir, ".keras")
     names = model_names(arguments.model, arguments.all, directory, suffix)
-    missing = [name for name in names if not (directory / f"{name}{suffix}").is_file()] or (not names and ["any"])
-    if missing:
+    missing = [name for name in names if not (directory / f"{name}{suffix}").is_file()]
+    if missing or not names:
         available = sorted(path.stem for path in directory.glob(f"*{suffix}"))
-        print(f"predict: no model {', '.join(missing)} in {directory} (looked for {missing[0]}{suffix}); "
+        wanted = f"model {', '.join(missing)}" if missing else f"{suffix} model"
+        print(f"predict: no {wanted} in {directory}; "
               f"available: {available or 'none'}. Train it with `dvc repro`"
               f"{' (export@<name> makes the .onnx)' if arguments.onnx else ''}, or `dvc pull` it.",
               file=sys.stderr)

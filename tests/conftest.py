@@ -125,6 +125,20 @@ def stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
+def experiments_in(show: object) -> list[dict]:
+    """Every experiment record (name, params, metrics) in `dvc exp show --json` output."""
+    found = []
+    if isinstance(show, dict):
+        if isinstance(show.get("data"), dict) and "params" in show["data"]:
+            found.append({"name": show.get("name"), **show["data"]})
+        for value in show.values():
+            found += experiments_in(value)
+    elif isinstance(show, list):
+        for value in show:
+            found += experiments_in(value)
+    return found
+
+
 # The real MNIST cut down for end-to-end runs: 400 training and 500 test images, two variants
 # (one reference recipe and the flagship), one epoch each.
 TINY_VARIANTS = {"lenet5": "variants.lenet5", "flagship": "model"}

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_PROFILE, TINY_VARIANTS, copy_project, dvc, run, stages_run, update_params
+from tests.conftest import (TINY_PROFILE, TINY_VARIANTS, copy_project, dvc, experiments_in, run, stages_run,
+                            update_params)
 
 MNIST_MIRROR = os.environ.get("MNIST_MIRROR")
 pytestmark = pytest.mark.skipif(
@@ -38,20 +39,6 @@ def test_second_repro_does_nothing_and_status_is_clean(repo: Path):
     assert stages_run(output) == set()
     assert "is up to date" in output or "up to date" in output.lower()
     assert dvc(repo, "status", "--json").strip() in ("{}", "")
-
-
-def experiments_in(show: object) -> list[dict]:
-    """Every experiment record (name, params, metrics) in `dvc exp show --json` output."""
-    found = []
-    if isinstance(show, dict):
-        if isinstance(show.get("data"), dict) and "params" in show["data"]:
-            found.append({"name": show.get("name"), **show["data"]})
-        for value in show.values():
-            found += experiments_in(value)
-    elif isinstance(show, list):
-        for value in show:
-            found += experiments_in(value)
-    return found
 
 
 def test_queued_sweep_runs_in_parallel_with_distinct_metrics(repo: Path):

@@ -13,9 +13,9 @@ from typing import Iterator
 import pytest
 import yaml
 
-from tests.conftest import TINY_PROFILE, copy_project, dvc, dvc_result, run, stages_run, update_params
+from tests.conftest import (TINY_PROFILE, copy_project, dvc, dvc_result, experiments_in, run, stages_run,
+                            update_params)
 from tests.loopback_s3 import BUCKET, S3Server, s3_server
-from tests.test_pipeline import experiments_in
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("MNIST_MIRROR"),
