@@ -57,7 +57,7 @@ def model_card(name: str, spec: dict[str, Any], evaluation: dict[str, Any], trai
     lines = [
         f"# Model card: {name}", "",
         f"MNIST digit classifier, Keras 3: `data/models/{name}.keras` (ONNX: `data/export/{name}.onnx`).",
-        f"Input 28x28x1, pixels 0-255, light ink on dark as in MNIST; output 10 probabilities.", "",
+        "Input 28x28x1, pixels 0-255, light ink on dark as in MNIST; output 10 probabilities.", "",
         "## Architecture", "", architecture(spec), "",
         f"{evaluation['parameters']:,} parameters.", "",
         "## Recipe (params.yaml)", "", "```yaml", yaml.safe_dump(recipe, sort_keys=False).rstrip(), "```", "",

@@ -1,11 +1,12 @@
 """Loads params.yaml and resolves a variant name to its section; shared by every stage."""
 
+import contextlib
 import json
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -73,18 +74,26 @@ def apply_backend(name: str) -> None:
     os.environ.setdefault("KERAS_BACKEND", variant_backend(name, variant_spec(load_params(), name)))
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write `payload` to `path` via a temp file and rename, so readers never see half a file."""
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside `path` to write to; on success it becomes `path` (readable by all,
+    by rename, so readers never see half a file), on any error it is removed and `path` untouched.
+    For writers that want a path (Keras' save and export) as much as for bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(payload)
+        yield Path(temp_name)
         os.chmod(temp_name, 0o644)  # mkstemp's 0600 would hide outputs from other users
         os.replace(temp_name, path)
-    except BaseException:
+    finally:
         Path(temp_name).unlink(missing_ok=True)
-        raise
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write `payload` to `path` via a temp file and rename, so readers never see half a file."""
+    with atomic_path(path) as temp_path:
+        temp_path.write_bytes(payload)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -10,7 +10,6 @@ Run alone: `python -m stages.export lenet5` (or `dvc repro export@lenet5`).
 import argparse
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # Keras' ONNX export goes 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from stages.config import check_variant_name, load_params, write_json  # noqa: E402
+from stages.config import atomic_path, check_variant_name, load_params, write_json  # noqa: E402
 from stages.predict import onnx_classifier  # noqa: E402
 
 log = logging.getLogger("export")
@@ -72,21 +71,14 @@ def main(name: str, prepared_dir: Path = Path("data/prepared"), models_dir: Path
     model = keras.saving.load_model(models_dir / f"{name}.keras")
     keras_probabilities = np.asarray(model.predict(images, batch_size=PREDICT_BATCH_SIZE, verbose=0))
 
-    export_dir.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=export_dir, prefix=f".{name}.", suffix=".onnx")
-    os.close(handle)
-    try:
-        for_inference(model).export(temp_name, format="onnx", verbose=False)
-        results = parity(labels, keras_probabilities, predict_in_batches(onnx_classifier(Path(temp_name)), images))
+    with atomic_path(export_dir / f"{name}.onnx") as temp_path:
+        for_inference(model).export(str(temp_path), format="onnx", verbose=False)
+        results = parity(labels, keras_probabilities, predict_in_batches(onnx_classifier(temp_path), images))
         if results["agreement"] < min_agreement:
             raise ValueError(
                 f"{name}: the ONNX export predicts another digit than the Keras model on "
                 f"{results['num_disagreements']} of {results['num_images']} test images (agreement "
                 f"{results['agreement']:.4%}, export.min_agreement {min_agreement:.4%}); nothing written.")
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, export_dir / f"{name}.onnx")
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
     write_json(metrics_dir / f"{name}.json", results)
     log.info("%s: wrote %s; same digit on %.4f of %d test images, largest probability difference %.2g, "
              "accuracy %.4f (Keras %.4f)", name, export_dir / f"{name}.onnx", results["agreement"],

@@ -5,17 +5,15 @@ Run alone: `python -m stages.train lenet5` (or `dvc repro train@lenet5`).
 """
 
 import argparse
+import contextlib
 import logging
-import os
-import platform
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from stages.config import apply_backend, load_params, variant_backend, variant_spec
+from stages.config import apply_backend, atomic_path, load_params, variant_backend, variant_spec
 
 if __name__ == "__main__" and len(sys.argv) > 1:
     apply_backend(sys.argv[1])  # before Keras is imported, which fixes the backend
@@ -25,7 +23,9 @@ import numpy as np  # noqa: E402
 from dvclive import Live  # noqa: E402
 from dvclive.utils import standardize_metric_name  # noqa: E402
 
-from stages.devices import Plan, distribution_scope, plan_for, split_evenly  # noqa: E402
+from stages.cluster import cluster_from_environment, run_in_cluster  # noqa: E402
+from stages.devices import (Plan, accelerator_required, describe_machine, distribution_scope,  # noqa: E402
+                            plan_for, split_evenly)
 from stages.models import build_model, build_optimizer, training_clone, validate_spec  # noqa: E402
 
 log = logging.getLogger("train")
@@ -142,9 +142,11 @@ def train(
     """
     model = build_model(spec)
     train_data, validation_data = split_evenly(train_data, plan), split_evenly(validation_data, plan)
+    # On several processes, each feeds its share of every global batch (split_evenly kept its share).
+    process_spec = {**spec, "batch_size": spec["batch_size"] // plan.num_processes}
     with distribution_scope(plan):
         trainee = trainee_for(model, plan)
-        summary = fit(trainee, spec, train_data, validation_data, patience, callbacks,
+        summary = fit(trainee, process_spec, train_data, validation_data, patience, callbacks,
                       plan.steps_per_execution)
     if trainee is not model:
         model.set_weights(trainee.get_weights())
@@ -160,62 +162,49 @@ def early_stopping_patience(params: dict[str, Any], spec: dict[str, Any]) -> int
     return spec.get("early_stopping_patience", patience)
 
 
-def describe_machine(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str:
-    """The hardware and libraries a model trained with, for its model card: e.g. 'AMD EPYC (x86_64,
-    2 cores, AVX2), Keras 3.15.1 on jax 0.10.2'. The CPU's vector width changes both speed and the
-    last digit of the metrics, so it is named."""
-    cpu, flags = platform.processor() or platform.machine(), set()
-    if cpuinfo_path.exists():
-        for line in cpuinfo_path.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                cpu = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-            if cpu and flags:
-                break
-    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    backend = keras.backend.backend()
-    backend_module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
-    backend_version = getattr(sys.modules.get(backend_module), "__version__", "?")
-    return (f"{cpu} ({platform.machine()}, {os.cpu_count()} cores, {vector}), "
-            f"Keras {keras.__version__} on {backend} {backend_version}")
-
-
 def save_model(model: keras.Model, path: Path) -> None:
     """Save via a temp file and rename, so a crash never leaves a model file a later stage trusts."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(handle)
-    try:
-        model.save(temp_name)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temp_path:
+        model.save(temp_path)
 
 
 def main(name: str, prepared_dir: Path = PREPARED_DIR, models_dir: Path = MODELS_DIR,
          metrics_dir: Path = TRAINING_METRICS_DIR) -> dict[str, Any]:
+    """Check the params and the environment, then train here, or as one process of a cluster
+    (KERAS_DISTRIBUTION_* set, JAX backend: README "GPUs and several hosts")."""
     params = load_params()
     spec = variant_spec(params, name)
     validate_spec(name, spec)
     patience = early_stopping_patience(params, spec)
-    seed_everything(int(params["seed"]))
+    accelerator_required()  # a bad switch fails here, before anything starts
+    cluster = cluster_from_environment()
+    if cluster is None:
+        return run(name, params, spec, patience, prepared_dir, models_dir, metrics_dir)
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"{name}: training over several processes (KERAS_DISTRIBUTION_NUM_PROCESSES="
+                         f"{cluster.num_processes}) needs the JAX backend, not {keras.backend.backend()}; "
+                         "set KERAS_BACKEND=jax.")
+    return run_in_cluster(cluster, run, name, params, spec, patience, prepared_dir, models_dir, metrics_dir)
 
+
+def run(name: str, params: dict[str, Any], spec: dict[str, Any], patience: int, prepared_dir: Path,
+        models_dir: Path, metrics_dir: Path) -> dict[str, Any]:
+    """Train variant `name` on what this process sees; only process 0 (of a cluster) writes."""
+    seed_everything(int(params["seed"]))
+    plan = plan_for(spec)  # before any data is read: a missing accelerator fails here
+    log.info("%s: %s (params ask for %s)", name, plan.describe(), variant_backend(name, spec))
     train_data = load_split(prepared_dir / "train.npz")
     validation_data = load_split(prepared_dir / "validation.npz")
     log.info("%s: %d training and %d validation images, %s epochs of batch %d", name,
              len(train_data[0]), len(validation_data[0]), spec["epochs"], spec["batch_size"])
-    plan = plan_for(spec)
-    log.info("%s: %s (params ask for %s)", name, plan.describe(),
-             variant_backend(name, spec))
-    with Live(dir=str(metrics_dir / name), dvcyaml=None, save_dvc_exp=False) as live:
-        model, summary = train(spec, train_data, validation_data, patience, [LiveCurves(live)], plan)
-        # Where it trained, for the model card (strings: `dvc metrics diff` compares only numbers).
-        live.summary.update(summary | {"machine": describe_machine(), "device_plan": plan.describe()})
-    save_model(model, models_dir / f"{name}.keras")
-    log.info("%s: %s; wrote %s", name, summary, models_dir / f"{name}.keras")
+    writes = plan.process_id == 0
+    with Live(dir=str(metrics_dir / name), dvcyaml=None, save_dvc_exp=False) if writes else contextlib.nullcontext() as live:
+        model, summary = train(spec, train_data, validation_data, patience, [LiveCurves(live)] if writes else [], plan)
+        if writes:  # where it trained, for the model card (strings: `dvc metrics diff` compares only numbers)
+            live.summary.update(summary | {"machine": describe_machine(), "device_plan": plan.describe()})
+    if writes:
+        save_model(model, models_dir / f"{name}.keras")
+        log.info("%s: %s; wrote %s", name, summary, models_dir / f"{name}.keras")
     return summary
 
 

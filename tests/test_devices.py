@@ -13,7 +13,8 @@ import pytest
 
 from stages import train
 from stages.config import load_params, variant_spec
-from stages.devices import Plan, choose_plan, split_evenly
+from stages.devices import (Devices, Plan, accelerator_required, check_accelerator, choose_plan,
+                            cpu_facts, describe_machine, plan_for, split_evenly)
 from stages.models import build_model, training_clone
 from tests.conftest import PROJECT_ROOT, spy_on_fit, update_params
 
@@ -146,7 +147,7 @@ def test_data_parallel_on_two_virtual_devices_matches_one_device(tiny_project: P
     two, log_two = train_on_split_cpu(tiny_project, backend, variant, 2)
     assert (one, two) == ([1], [2])
     batch = variant_spec(load_params(), variant)["batch_size"]
-    assert f"on 2 x cpu, data-parallel, global batch {batch} = 2 x {batch // 2}" in log_two
+    assert f"on 2 x cpu ({cpu_facts()[0]}), data-parallel, global batch {batch} = 2 x {batch // 2}" in log_two
     assert "data-parallel" not in log_one
     metrics = [json.loads((train.TRAINING_METRICS_DIR / str(devices) / variant / "metrics.json").read_text())
                for devices in (1, 2)]
@@ -157,3 +158,92 @@ def test_data_parallel_on_two_virtual_devices_matches_one_device(tiny_project: P
                for devices in (1, 2)]
     for one_device, two_devices in zip(*weights):
         np.testing.assert_allclose(two_devices, one_device, atol=1e-4)
+
+
+def test_describe_machine_names_the_cpu_its_vector_width_and_the_backend(tmp_path: Path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse avx2 avx512f avx512bw\n\n"
+                       "processor\t: 1\nmodel name\t: AMD EPYC 9R14\n")
+    described = describe_machine(cpuinfo)
+    assert described.startswith("AMD EPYC 9R14 (") and "AVX-512" in described
+    assert f"Keras {keras.__version__} on {keras.backend.backend()}" in described
+    cpuinfo.write_text("model name\t: Some CPU\nflags\t: fpu sse avx2\n")
+    assert "AVX2)" in describe_machine(cpuinfo)
+
+
+def test_plan_line_names_the_device_and_the_processes():
+    plan = choose_plan("jax", "gpu", 4, True, "auto", batch_size=128, device_name="NVIDIA H100 80GB HBM3",
+                       num_processes=2, process_id=1)
+    assert plan.describe().startswith("backend jax on 4 x gpu (NVIDIA H100 80GB HBM3), process 1 of 2 "
+                                      "(writes nothing), data-parallel, global batch 128 = 4 x 32")
+    here = plan_for({"batch_size": 32})  # this machine: the CPU, named by its model
+    assert (here.platform, here.device_name, here.num_processes) == ("cpu", cpu_facts()[0], 1)
+    assert f"on 1 x cpu ({cpu_facts()[0]})" in here.describe()
+
+
+@pytest.mark.parametrize("value, required", [(None, False), ("", False), ("0", False), ("1", True),
+                                             ("true", True), ("Yes", True), ("no", False)])
+def test_require_accelerator_switch(value, required):
+    assert accelerator_required({} if value is None else {"MNIST_REQUIRE_ACCELERATOR": value}) is required
+
+
+def test_require_accelerator_switch_refuses_what_is_not_a_switch():
+    with pytest.raises(ValueError, match=r"MNIST_REQUIRE_ACCELERATOR='gpu' is not a switch; set it to 1"):
+        accelerator_required({"MNIST_REQUIRE_ACCELERATOR": "gpu"})
+
+
+def test_no_silent_cpu_fallback(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    cpu, gpu = Devices("cpu", 1, False, "AMD EPYC"), Devices("gpu", 1, True, "NVIDIA H100 80GB HBM3")
+    no_nvidia, nvidia = tmp_path / "absent", tmp_path / "nvidia0"
+    nvidia.touch()
+    check_accelerator("jax", gpu, required=True, nvidia_device=nvidia)  # a GPU: nothing to say
+    check_accelerator("jax", cpu, required=False, nvidia_device=no_nvidia)  # a CPU machine, as today
+    assert not caplog.records
+    # A GPU in the machine that the backend does not see (the CPU builds installed): warned.
+    check_accelerator("tensorflow", cpu, required=False, nvidia_device=nvidia)
+    assert f"NVIDIA GPU ({nvidia}) but backend tensorflow sees only the CPU" in caplog.text
+    assert "pip install -r requirements-gpu.txt" in caplog.text
+    with pytest.raises(RuntimeError, match=r"MNIST_REQUIRE_ACCELERATOR is set, but backend jax sees no GPU or "
+                                           r"TPU, only the CPU \(AMD EPYC\)\. To train on the GPU, install"):
+        check_accelerator("jax", cpu, required=True, nvidia_device=no_nvidia)
+
+
+def test_a_run_that_requires_an_accelerator_stops_on_this_cpu_before_reading_data(tiny_project: Path):
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    environment.update(PYTHONPATH=str(PROJECT_ROOT), MNIST_REQUIRE_ACCELERATOR="1")
+    result = subprocess.run([sys.executable, "-m", "stages.train", "lenet5"], cwd=tiny_project,
+                            env=environment, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "MNIST_REQUIRE_ACCELERATOR is set, but backend jax sees no GPU or TPU" in result.stderr, result.stderr[-3000:]
+    assert "images" not in result.stderr  # stopped before loading the data (train logs the counts)
+    assert not Path("data/models").exists() and not Path("metrics").exists()
+
+
+def test_every_stage_shares_the_accelerator_memory_before_any_backend_starts():
+    """Importing any stage sets TensorFlow's memory growth and turns off JAX's preallocation before
+    either library is imported; a value the user set is kept."""
+    probe = ("import json, os, sys; import stages.train; "
+             "print(json.dumps({name: os.environ.get(name) for name in "
+             "('TF_FORCE_GPU_ALLOW_GROWTH', 'XLA_PYTHON_CLIENT_PREALLOCATE')}))")
+    order = ("import sys, stages; print(json.dumps(['tensorflow' in sys.modules, 'jax' in sys.modules, "
+             "'keras' in sys.modules]))")
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_PREALLOCATE")}
+    environment["PYTHONPATH"] = str(PROJECT_ROOT)
+
+    def python(code: str, **extra: str) -> object:
+        result = subprocess.run([sys.executable, "-c", code], env={**environment, **extra},
+                                capture_output=True, text=True, check=True)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert python(probe) == {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    assert python("import json; " + order) == [False, False, False]  # set before any backend is imported
+    assert python(probe, XLA_PYTHON_CLIENT_PREALLOCATE="true")["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+
+
+def test_share_accelerator_memory_keeps_what_the_user_set():
+    from stages import share_accelerator_memory
+
+    environ = {"XLA_PYTHON_CLIENT_PREALLOCATE": "true"}
+    assert share_accelerator_memory(environ) == {"TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                                                 "XLA_PYTHON_CLIENT_PREALLOCATE": "true"}

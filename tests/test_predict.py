@@ -97,7 +97,7 @@ def run_predict(models: Path, *arguments: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("onnx", [False, True], ids=["keras", "onnx"])
 def test_bad_inputs_are_named_and_the_rest_is_still_predicted(models: Path, tmp_path: Path, onnx: bool):
-    paths = write_inputs(tmp_path / "inputs")
+    write_inputs(tmp_path / "inputs")
     missing = tmp_path / "nowhere.png"
     result = run_predict(models, str(tmp_path / "inputs"), str(missing), "--json", *(["--onnx"] if onnx else []))
     assert result.returncode == 1, result.stderr
