@@ -35,14 +35,44 @@ def test_top_level_holds_what_the_readme_promises():
         assert name in README.split("## Layout")[1], f"README's layout section misses {name}"
 
 
-def test_readme_first_screen_has_exactly_two_commands_and_ci_runs_the_test_one():
-    setup, tests = readme_commands()
+def test_readme_first_screen_sets_up_on_a_cpu_or_a_gpu_and_ci_runs_the_test_command():
+    setup, gpu_setup, tests = readme_commands()
     assert "python3 -m venv .venv" in setup and "pip install -r requirements.txt" in setup
     assert setup.endswith("dvc repro")
+    # The GPU form: the same with the CUDA builds, and it refuses to fall back to the CPU.
+    assert gpu_setup == setup.replace("requirements.txt", "requirements-gpu.txt").replace(
+        "dvc repro", "MNIST_REQUIRE_ACCELERATOR=1 dvc repro")
     test_command = tests.split("&&")[-1].strip()
     ci_script = (PROJECT_ROOT / ".ci/run").read_text()
     assert test_command in ci_script.split("# The README's test command:")[1]
     assert "MNIST_MIRROR=" in README.split("\n---\n")[0]
+
+
+def pins(path: Path, follow_includes: bool = True) -> dict[str, str]:
+    """name -> version of every `name==version` line (extras dropped), and of the files it `-r`
+    includes unless told not to."""
+    found = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r ") and follow_includes:
+            found |= pins(path.parent / line[3:].strip())
+        elif "==" in line:
+            name, version = line.split("==")
+            found[re.sub(r"\[.*\]", "", name).strip().lower()] = version.strip()
+    return found
+
+
+def test_gpu_requirements_are_the_cpu_pins_with_the_cuda_builds():
+    gpu_file = PROJECT_ROOT / "requirements-gpu.txt"
+    cpu, own, gpu_lines = pins(PROJECT_ROOT / "requirements.txt"), pins(gpu_file, follow_includes=False), gpu_file.read_text()
+    assert "-r requirements.txt" in gpu_lines  # everything else is the CPU install's, unchanged
+    # The CUDA builds of the very versions the CPU install pins, CUDA 12 throughout.
+    assert own["tensorflow"] == cpu["tensorflow"] and "tensorflow[and-cuda]==" in gpu_lines
+    assert own["jax"] == cpu["jax"] == cpu["jaxlib"] and "jax[cuda12]==" in gpu_lines
+    assert own["jax-cuda12-plugin"] == own["jax-cuda12-pjrt"] == cpu["jax"]
+    cuda_libraries = set(own) - {"tensorflow", "jax", "jax-cuda12-plugin", "jax-cuda12-pjrt"}
+    assert cuda_libraries and all(name.startswith("nvidia-") and name.endswith("-cu12") for name in cuda_libraries)
+    assert not cuda_libraries & set(cpu)  # nothing of the CPU install pinned twice
 
 
 def test_every_stage_module_exists_with_a_docstring_and_main():
