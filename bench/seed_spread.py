@@ -18,29 +18,12 @@ from stages.config import apply_backend, load_params, variant_spec
 if __name__ == "__main__" and len(sys.argv) > 1:
     apply_backend(sys.argv[1])  # as stages.train does: before Keras is imported
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from stages.devices import distribution_scope, plan_for, split_evenly  # noqa: E402
+from stages.devices import plan_for  # noqa: E402
 from stages.evaluate import PREDICT_BATCH_SIZE, classification_metrics  # noqa: E402
-from stages.models import build_model, validate_spec  # noqa: E402
-from stages.train import (  # noqa: E402
-    PREPARED_DIR, compile_for_training, early_stopping_patience, load_split, seed_everything, train,
-    trainee_for)
-
-
-def train_posts_way(spec: dict[str, Any], train_data: tuple[np.ndarray, np.ndarray]) -> tuple[keras.Model, dict[str, Any]]:
-    """The posts' protocol: every epoch of the budget, no early stopping, the last weights."""
-    plan = plan_for(spec)
-    model = build_model(spec)
-    train_data = split_evenly(train_data, plan)
-    with distribution_scope(plan):
-        trainee = trainee_for(model, plan)
-        compile_for_training(trainee, spec, len(train_data[0]), plan.steps_per_execution)
-        trainee.fit(*train_data, batch_size=spec["batch_size"], epochs=spec["epochs"], verbose=0)
-    if trainee is not model:
-        model.set_weights(trainee.get_weights())
-    return model, {"epochs_run": spec["epochs"], "best_epoch": spec["epochs"]}
+from stages.models import validate_spec  # noqa: E402
+from stages.train import PREPARED_DIR, early_stopping_patience, load_split, seed_everything, train  # noqa: E402
 
 
 def spread_row(seed: int, spec: dict[str, Any], params: dict[str, Any], posts_protocol: bool,
@@ -48,8 +31,9 @@ def spread_row(seed: int, spec: dict[str, Any], params: dict[str, Any], posts_pr
     """Train under `seed` (our protocol or the posts') and score the kept model on the test split."""
     seed_everything(seed)
     if posts_protocol:
-        model, summary = train_posts_way(spec, tuple(np.concatenate(pair) for pair in
-                                                     zip(splits["train"], splits["validation"])))
+        # The posts' protocol: all training images, every epoch of the budget, the last weights.
+        everything = tuple(np.concatenate(pair) for pair in zip(splits["train"], splits["validation"]))
+        model, summary = train(spec, everything, None, None, [], plan_for(spec))
     else:
         model, summary = train(spec, splits["train"], splits["validation"],
                                early_stopping_patience(params, spec), [], plan_for(spec))

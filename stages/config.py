@@ -10,21 +10,21 @@ from typing import Any, Iterator
 
 import yaml
 
+from stages.schema import BACKENDS, check_params  # BACKENDS: what `backend:` may say, the default first
+
 PARAMS_PATH = Path("params.yaml")
-# Keras backends a variant may ask for with `backend:`, the default first (KERAS_BACKEND, when
-# set, overrides it).
-BACKENDS = ("tensorflow", "jax", "torch")
 
 # Variant names become DVC stage ids (train@lenet5) and file names, so keep them boring.
 VARIANT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 def load_params(path: Path = PARAMS_PATH) -> dict[str, Any]:
-    """Read params.yaml as a plain dict."""
+    """Read params.yaml as a plain dict, checked against stages.schema."""
     with open(path) as file:
         params = yaml.safe_load(file)
     if not isinstance(params, dict):
         raise ValueError(f"{path} must be a YAML mapping, got {type(params).__name__}.")
+    check_params(params)  # every stage calls this first, so a bad value stops it before any data
     return params
 
 

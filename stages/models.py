@@ -12,15 +12,15 @@ import keras
 from keras import layers, ops
 
 from stages.config import variant_backend
+from stages.schema import PRECISIONS
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 # Keys every variant may have besides its family's architecture keys.
 TRAINING_KEYS = {"family", "optimizer", "batch_size", "epochs", "reported_accuracy", "backend", "precision",
                  "early_stopping_patience"}
-# What a variant's layers compute in: 'auto' is mixed_bfloat16 where the accelerator has fast
-# bfloat16 (GPUs from Ampere on, TPUs), else float32. Variables stay float32 either way.
-PRECISIONS = ("float32", "mixed_bfloat16", "auto")
+# What a variant's layers compute in (schema.PRECISIONS): 'auto' is mixed_bfloat16 where the
+# accelerator has fast bfloat16 (GPUs from Ampere on, TPUs), else float32. Variables stay float32.
 
 
 def build_convnet(

@@ -100,28 +100,29 @@ def fit(
     model: keras.Model,
     spec: dict[str, Any],
     train_data: tuple[np.ndarray, np.ndarray],
-    validation_data: tuple[np.ndarray, np.ndarray],
-    patience: int,
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    patience: int | None,
     callbacks: list[keras.callbacks.Callback],
     steps_per_execution: int = 1,
 ) -> dict[str, Any]:
     """Compile and fit `model` with the spec's optimizer, batch size and epochs, early stopping on
-    validation loss; leave it holding the best validation weights and return a run summary."""
+    validation loss; leave it holding the best validation weights and return a run summary.
+    Patience None trains every epoch of the budget and keeps the last weights (the posts' way)."""
     compile_for_training(model, spec, len(train_data[0]), steps_per_execution)
     log.info("compiled: XLA %s, %d step(s) per execution", "on" if model.jit_compile else "off",
              steps_per_execution)
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=patience, restore_best_weights=True)
+    stopping = [] if patience is None else [keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True)]
     started = time.perf_counter()
     history = model.fit(
         *train_data, batch_size=spec["batch_size"], epochs=spec["epochs"],
-        validation_data=validation_data, callbacks=[*averaging_callbacks(model), early_stopping, *callbacks],
+        validation_data=validation_data, callbacks=[*averaging_callbacks(model), *stopping, *callbacks],
         verbose=2)
-    validation_losses = history.history["val_loss"]
+    epochs_run = len(history.history["loss"])
     return {
         "training_seconds": round(time.perf_counter() - started, 2),
-        "epochs_run": len(validation_losses),
-        "best_epoch": int(np.argmin(validation_losses)) + 1,
+        "epochs_run": epochs_run,
+        "best_epoch": epochs_run if patience is None else int(np.argmin(history.history["val_loss"])) + 1,
         "parameters": model.count_params(),
     }
 
@@ -129,19 +130,22 @@ def fit(
 def train(
     spec: dict[str, Any],
     train_data: tuple[np.ndarray, np.ndarray],
-    validation_data: tuple[np.ndarray, np.ndarray],
-    patience: int,
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    patience: int | None,
     callbacks: list[keras.callbacks.Callback],
     plan: Plan,
+    model: keras.Model | None = None,
 ) -> tuple[keras.Model, dict[str, Any]]:
-    """Fit a fresh model for `spec` as `plan` says; return it (best validation weights) and a run
-    summary.
+    """Fit `model` (default: a fresh one for `spec`) as `plan` says; return it (best validation
+    weights, or the last with patience None) and a run summary.
 
     The model trains as a copy made for the plan (its devices, precision and kernels: the same
     maths and weights), which hands its weights back, so the returned model is plain float32 Keras.
     """
-    model = build_model(spec)
-    train_data, validation_data = split_evenly(train_data, plan), split_evenly(validation_data, plan)
+    model = build_model(spec) if model is None else model
+    train_data = split_evenly(train_data, plan)
+    if validation_data is not None:
+        validation_data = split_evenly(validation_data, plan)
     # On several processes, each feeds its share of every global batch (split_evenly kept its share).
     process_spec = {**spec, "batch_size": spec["batch_size"] // plan.num_processes}
     with distribution_scope(plan):

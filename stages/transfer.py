@@ -20,7 +20,8 @@ from dvclive import Live
 
 from stages.config import atomic_write_bytes, load_params, variant_spec
 from stages.models import build_model, validate_spec
-from stages.train import LiveCurves, early_stopping_patience, fit, load_split, save_model, seed_everything
+from stages.devices import plan_for
+from stages.train import LiveCurves, early_stopping_patience, load_split, save_model, seed_everything, train
 
 log = logging.getLogger("transfer")
 
@@ -93,8 +94,8 @@ def train_main(name: str, features_dir: Path = Path("data/features")) -> dict[st
         train_data = (arrays["train_features"], arrays["train_labels"])
         validation_data = (arrays["validation_features"], arrays["validation_labels"])
     with Live(dir=f"metrics/training/{name}", dvcyaml=None, save_dvc_exp=False) as live:
-        summary = fit(head(model), spec, train_data, validation_data,
-                      early_stopping_patience(params, spec), [LiveCurves(live)])
+        _, summary = train(spec, train_data, validation_data, early_stopping_patience(params, spec),
+                           [LiveCurves(live)], plan_for(spec), model=head(model))
         summary["parameters"] = model.count_params()  # the whole model's, not just the head's
         live.summary.update(summary)
     save_model(model, Path(f"data/models/{name}.keras"))  # the head's trained weights are the model's

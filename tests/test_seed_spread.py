@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bench import seed_spread
-from tests.conftest import update_params
+from stages import train
+from tests.conftest import spy_on_fit, update_params
 
 
 def test_summary_counts_the_seeds_reaching_the_bar():
@@ -46,11 +47,13 @@ def test_the_params_seed_row_is_the_pipelines_own_run(tiny_project: Path):
 
 
 def test_posts_protocol_trains_on_train_plus_validation_for_every_epoch(tiny_project: Path, monkeypatch):
+    # It trains through stages.train's own loop: patience None, no validation data.
     compiled = []
-    original = seed_spread.compile_for_training
-    monkeypatch.setattr(seed_spread, "compile_for_training",
+    original = train.compile_for_training
+    monkeypatch.setattr(train, "compile_for_training",
                         lambda model, spec, num_images, *rest: (compiled.append((model, num_images)),
                                                                 original(model, spec, num_images, *rest)))
+    calls = spy_on_fit(monkeypatch, train)
     # Patience 1 would stop our protocol early at the first worse epoch; the posts' never stops.
     update_params(tiny_project / "params.yaml", {"train.early_stopping_patience": 1, "variants.lenet5.epochs": 4})
     text = seed_spread.main("lenet5", [42], posts_protocol=True, bar=0.5)
@@ -59,6 +62,7 @@ def test_posts_protocol_trains_on_train_plus_validation_for_every_epoch(tiny_pro
     # Every epoch ran: 4 epochs of ceil(260 / 128) = 3 steps each.
     assert int(trainee.optimizer.iterations) == 4 * 3
     assert "| 42 (params.yaml) | 4 | 4 |" in text and "posts' protocol" in text
+    assert [(call["patience"], call["validation_data"]) for call in calls] == [(None, None)]
 
 
 def test_missing_data_says_which_stage_to_run(in_tmp_project: Path):

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from stages import evaluate, transfer
+from stages import evaluate, train, transfer
 from tests.conftest import spy_on_fit, update_params
 
 
@@ -67,9 +67,9 @@ def test_features_cached_then_head_trained_with_the_base_frozen(tiny_project: Pa
         assert arrays["validation_features"].shape == (60, 512)
         np.testing.assert_array_equal(arrays["train_labels"], np.load("data/prepared/train.npz")["labels"])
 
-    # The recipe's own early-stopping patience reaches the fit, as in stages.train.
+    # The head trains through stages.train's own loop, with the recipe's early-stopping patience.
     update_params(tiny_project / "params.yaml", {"variants.vgg16_transfer.early_stopping_patience": 5})
-    calls = spy_on_fit(monkeypatch, transfer)
+    calls = spy_on_fit(monkeypatch, train)
     summary = transfer.train_main("vgg16_transfer")
     assert [call["patience"] for call in calls] == [5]
     assert summary["parameters"] == 15_226_698 and summary["epochs_run"] == 2

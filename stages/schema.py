@@ -1,0 +1,187 @@
+"""params.yaml's schema: every key the pipeline reads, its type and its range, checked as a whole
+by stages.config.load_params, so every stage refuses a bad value before it reads any data. Each
+error names the key, the value given and what is allowed.
+
+What needs Keras stays in stages.models.validate_spec: which options an optimizer's constructor takes.
+"""
+
+from typing import Any, Callable, NamedTuple
+
+# MNIST's sizes: the subsets below must leave every class in every split.
+MNIST_TRAIN_IMAGES, MNIST_TEST_IMAGES, NUM_CLASSES = 60_000, 10_000, 10
+FAMILIES = ("convnet", "flagship", "vgg16_transfer")
+OPTIMIZERS = ("adadelta", "adam", "rmsprop", "sgd")
+BACKENDS = ("tensorflow", "jax", "torch")  # the default first
+PRECISIONS = ("float32", "mixed_bfloat16", "auto")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "swish", "softplus", "linear")
+
+
+class Rule(NamedTuple):
+    accepts: Callable[[Any], bool]
+    allowed: str  # what a person should write instead, e.g. 'a whole number >= 1'
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return (is_int(value) or isinstance(value, float)) and value == value  # not NaN
+
+
+def integer(low: int, high: int | None = None, example: int | None = None) -> Rule:
+    bounds = f">= {low}" if high is None else f"from {low} to {high}"
+    hint = f", e.g. {example}" if example is not None else ""
+    return Rule(lambda v: is_int(v) and v >= low and (high is None or v <= high), f"a whole number {bounds}{hint}")
+
+
+def number(low: float, high: float, include_low: bool, include_high: bool, example: float) -> Rule:
+    def accepts(value: Any) -> bool:
+        return (is_number(value) and (value >= low if include_low else value > low)
+                and (value <= high if include_high else value < high))
+    interval = (f"{'>=' if include_low else '>'} {low}" if high == float("inf") else
+                f"in {'[' if include_low else '('}{low}, {high}{']' if include_high else ')'}")
+    return Rule(accepts, f"a number {interval}, e.g. {example}")
+
+
+def one_of(*options: Any) -> Rule:
+    return Rule(lambda v: any(v == option and type(v) is type(option) for option in options),
+                f"one of {list(options)}")
+
+
+POSITIVE = integer(1)
+BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
+UNIT = number(0, 1, True, False, 0.5)  # a dropout rate, a momentum: 1 would never learn
+ALL_OR_SOME = Rule(lambda v: v == 0 and is_int(v) or is_int(v) and v >= NUM_CLASSES,
+                   f"0 (all) or a whole number >= {NUM_CLASSES} (one image of each digit)")
+
+OPTIMIZER_RULES = {
+    "name": one_of(*OPTIMIZERS),
+    "learning_rate": number(0, float("inf"), False, False, 0.001),
+    "momentum": UNIT, "rho": number(0, 1, False, False, 0.95), "ema_momentum": UNIT,
+    "beta_1": UNIT, "beta_2": UNIT, "epsilon": number(0, 1, False, False, 1e-7),
+    "use_ema": BOOLEAN, "nesterov": BOOLEAN,
+    "schedule": Rule(lambda v: v is None or v == "cosine", "cosine, or none (leave it out)"),
+    "decay": number(0, float("inf"), True, False, 1e-6),
+}
+DENSE_LAYER_RULES = {"units": POSITIVE, "dropout": UNIT}
+CONV_LAYER_RULES = {"filters": POSITIVE, "kernel_size": integer(1, 28, 3), "pool": BOOLEAN}
+# Every variant's recipe, then each family's architecture (required unless it has a default).
+RECIPE_RULES = {
+    "family": one_of(*FAMILIES), "optimizer": None, "batch_size": integer(1, example=128),
+    "epochs": integer(1, example=10), "early_stopping_patience": POSITIVE,
+    "reported_accuracy": number(0, 1, False, True, 0.99), "backend": one_of(*BACKENDS),
+    "precision": one_of(*PRECISIONS),
+}
+OPTIONAL_RECIPE_KEYS = {"early_stopping_patience", "reported_accuracy", "backend", "precision"}
+FAMILY_RULES: dict[str, dict[str, Rule | None]] = {
+    "flagship": {"filters": POSITIVE, "dense_units": POSITIVE, "dropout": UNIT,
+                 "translation": number(0, 1, True, True, 0.1)},
+    "convnet": {"conv_layers": None, "dense_layers": None, "activation": one_of(*ACTIVATIONS)},
+    "vgg16_transfer": {"dense_layers": None,
+                       "weights": Rule(lambda v: v is None or isinstance(v, str) and v != "",
+                                       "imagenet, a path to a weights file, or null")},
+}
+OPTIONAL_FAMILY_KEYS = {"weights"}
+SECTION_RULES = {
+    "data": {"mirrors": Rule(lambda v: isinstance(v, list) and all(isinstance(u, str) and u for u in v),
+                             "a list of URLs (it may be empty when MNIST_MIRROR is set)"),
+             "download_timeout_seconds": number(0, 3600, False, True, 60),
+             "validation_size": integer(NUM_CLASSES, MNIST_TRAIN_IMAGES - NUM_CLASSES, 5000),
+             "split_seed": integer(0, example=1234), "subset": ALL_OR_SOME, "test_subset": ALL_OR_SOME},
+    "train": {"early_stopping_patience": POSITIVE, "variants": None, "transfer_variants": None},
+    "evaluate": {"num_misclassified": integer(1, 100, 25)},
+    "export": {"min_agreement": number(0, 1, False, True, 0.9999)},
+    "report": {"max_accuracy_drop": number(0, 1, True, True, 0.005)},
+}
+
+
+MISSING = object()
+
+
+def refuse(key: str, value: Any, allowed: str) -> ValueError:
+    shown = "missing" if value is MISSING else f"{value!r}"
+    return ValueError(f"params.yaml: {key} is {shown}; allowed: {allowed}. Fix it in params.yaml "
+                      "(or the -S of your `dvc exp run`).")
+
+
+def check_mapping(key: str, value: Any, rules: dict[str, Rule | None], optional: set[str] = frozenset(),
+                  nested: dict[str, Callable[[str, Any], None]] | None = None) -> None:
+    """`value` must be a mapping with exactly `rules`' keys (less the optional ones); each value
+    obeys its rule, or the function in `nested` for keys whose rule is None."""
+    if not isinstance(value, dict):
+        raise refuse(key, value, f"a mapping with the keys {sorted(rules)}")
+    unknown = sorted(set(value) - set(rules))
+    if unknown:
+        raise refuse(f"{key}.{unknown[0]}", value[unknown[0]], f"no such key here; valid keys: {sorted(rules)}")
+    for name, rule in rules.items():
+        if name not in value:
+            if name in optional:
+                continue
+            raise refuse(f"{key}.{name}", MISSING, rule.allowed if rule else "see params.yaml's defaults")
+        if rule is None:
+            (nested or {})[name](f"{key}.{name}", value[name])
+        elif not rule.accepts(value[name]):
+            raise refuse(f"{key}.{name}", value[name], rule.allowed)
+
+
+def check_layers(rules: dict[str, Rule], required: set[str]) -> Callable[[str, Any], None]:
+    def check(key: str, value: Any) -> None:
+        if not isinstance(value, list):
+            raise refuse(key, value, f"a list of mappings, each with {sorted(required)} (it may be empty)")
+        for index, layer in enumerate(value):
+            check_mapping(f"{key}.{index}", layer, rules, optional=set(rules) - required)
+    return check
+
+
+def check_optimizer(key: str, value: Any) -> None:
+    """A mapping with a known `name`; the options we know are typed (Keras checks the rest)."""
+    if not isinstance(value, dict) or "name" not in value:
+        raise refuse(key, value, f"a mapping with a name, one of {list(OPTIMIZERS)}, e.g. {{name: adam}}")
+    for name, option in value.items():
+        rule = OPTIMIZER_RULES.get(name)
+        if rule and not rule.accepts(option):
+            raise refuse(f"{key}.{name}", option, rule.allowed)
+
+
+def check_variant(key: str, spec: Any) -> None:
+    """One variant's section (e.g. key 'variants.lenet5' or 'model')."""
+    if not isinstance(spec, dict) or spec.get("family") not in FAMILIES:
+        family = spec.get("family", MISSING) if isinstance(spec, dict) else spec
+        raise refuse(f"{key}.family" if isinstance(spec, dict) else key, family, f"one of {list(FAMILIES)}")
+    family_rules = FAMILY_RULES[spec["family"]]
+    nested = {"optimizer": check_optimizer, "dense_layers": check_layers(DENSE_LAYER_RULES, {"units"}),
+              "conv_layers": check_layers(CONV_LAYER_RULES, {"filters", "kernel_size"})}
+    check_mapping(key, spec, RECIPE_RULES | family_rules, OPTIONAL_RECIPE_KEYS | OPTIONAL_FAMILY_KEYS, nested)
+
+
+def check_catalogue(key: str, value: Any) -> None:
+    """train.variants / train.transfer_variants: variant name -> the dotted params section."""
+    if value is None:
+        return
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise refuse(key, value, "a mapping of variant name to its params section, e.g. {lenet5: variants.lenet5}")
+
+
+def check_params(params: dict[str, Any]) -> None:
+    """Raise ValueError naming the first key whose value params.yaml may not have."""
+    if not POSITIVE.accepts(params.get("seed", MISSING)):
+        raise refuse("seed", params.get("seed", MISSING), "a whole number >= 1, e.g. 42")
+    for section, rules in SECTION_RULES.items():
+        check_mapping(section, params.get(section, MISSING), rules,
+                      nested={"variants": check_catalogue, "transfer_variants": check_catalogue})
+    data = params["data"]
+    if data["subset"] and data["subset"] > MNIST_TRAIN_IMAGES - data["validation_size"]:
+        raise refuse("data.subset", data["subset"], f"0 (all) or at most {MNIST_TRAIN_IMAGES} minus "
+                     f"data.validation_size ({data['validation_size']}), the training images left")
+    if data["test_subset"] > MNIST_TEST_IMAGES:
+        raise refuse("data.test_subset", data["test_subset"], f"0 (all) or at most {MNIST_TEST_IMAGES}")
+    sections = {f"variants.{name}" for name in params.get("variants") or {}}
+    for catalogue in ("variants", "transfer_variants"):
+        sections |= set((params["train"].get(catalogue) or {}).values())
+    for dotted in sorted(sections):
+        spec: Any = params
+        for part in dotted.split("."):
+            spec = spec.get(part, MISSING) if isinstance(spec, dict) else MISSING
+        if spec is not MISSING:  # config.variant_spec says which section is missing, when asked for
+            check_variant(dotted, spec)
