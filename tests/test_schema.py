@@ -130,7 +130,7 @@ def project(in_tmp_project: Path) -> Path:
 
 
 @pytest.mark.parametrize("key", sorted(WRONG))
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_every_wrong_value_is_refused_naming_the_key_before_anything_is_written(project: Path, key: str, data):
     value = data.draw(WRONG[key], label=key)
