@@ -15,7 +15,7 @@ from typing import Any
 
 from stages.config import apply_backend, load_params, variant_spec
 
-if __name__ == "__main__" and len(sys.argv) > 1:
+if __name__ == "__main__" and len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
     apply_backend(sys.argv[1])  # as stages.train does: before Keras is imported
 
 import numpy as np  # noqa: E402
