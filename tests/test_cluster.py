@@ -51,7 +51,9 @@ def start_train(directory: Path, **cluster_environment: str) -> subprocess.Popen
 
 
 def member(port: int, process_id: int, num_processes: int = 2, timeout: int = 60) -> dict[str, str]:
-    return {"KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}",
+    # JAX's coordinator (process 0) binds every interface by default; keep the test's on loopback.
+    return {"JAX_COORDINATOR_BIND_ADDRESS": f"127.0.0.1:{port}",
+            "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}",
             "KERAS_DISTRIBUTION_NUM_PROCESSES": str(num_processes),
             "KERAS_DISTRIBUTION_PROCESS_ID": str(process_id), "MNIST_JOIN_TIMEOUT": str(timeout)}
 
