@@ -1,9 +1,11 @@
 """Training-speed benchmark: each variant's recipe as plain Keras `model.fit` on float32 arrays
 (the posts' way) beside the project's training path (stages.train), on the same cached data.
+`--against landed` compares the project path's epoch loops instead: Keras' own loop (as landed
+before stages/epochs.py) against the compiled one stages.train uses now.
 
 Run: `python -m bench.train_speed` after `dvc repro preprocess` (see README for the measured table).
 Every measurement is a fresh process, so each path gets its own Keras backend; the two paths
-alternate (plain first, then project first) so machine noise hits both.
+alternate (baseline first, then project first) so machine noise hits both.
 """
 
 import argparse
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 PREPARED_DIR = Path("data/prepared")
-PATHS = ("plain", "project")
+BASELINES = {"plain": "plain Keras", "landed": "Keras' loop"}
 ACCURACY_TARGETS = (0.99, 0.995)
 
 
@@ -33,27 +35,30 @@ def seconds_to_accuracy(history: list[dict[str, float]], target: float) -> float
     return next((epoch["seconds"] for epoch in history if epoch["test_accuracy"] >= target), None)
 
 
-def speed_row(variant: str, images: int, flops_per_image: int, plain: list[float],
+def speed_row(variant: str, images: int, flops_per_image: int, baseline: list[float],
               project: list[float]) -> dict[str, Any]:
-    plain_seconds, project_seconds = steady_epoch_seconds(plain), steady_epoch_seconds(project)
+    """One table row from each path's epoch seconds (the baseline: plain Keras, or the landed loop)."""
+    baseline_seconds, project_seconds = steady_epoch_seconds(baseline), steady_epoch_seconds(project)
     return {"variant": variant, "mflop_per_image": flops_per_image / 1e6,
-            "plain_s_per_epoch": plain_seconds, "project_s_per_epoch": project_seconds,
-            "plain_images_per_s": images / plain_seconds, "project_images_per_s": images / project_seconds,
-            "plain_gflops": images * flops_per_image / plain_seconds / 1e9,
+            "baseline_s_per_epoch": baseline_seconds, "project_s_per_epoch": project_seconds,
+            "baseline_images_per_s": images / baseline_seconds, "project_images_per_s": images / project_seconds,
+            "baseline_gflops": images * flops_per_image / baseline_seconds / 1e9,
             "project_gflops": images * flops_per_image / project_seconds / 1e9,
-            "ratio": project_seconds / plain_seconds}
+            "ratio": project_seconds / baseline_seconds}
 
 
-def format_speed_table(rows: list[dict[str, Any]], backends: dict[str, str], ceiling_gflops: float) -> str:
+def format_speed_table(rows: list[dict[str, Any]], backends: dict[str, str], ceiling_gflops: float,
+                       baseline: str = "plain") -> str:
     """The speed table; GFLOP/s columns as a share of `ceiling_gflops` (the machine's large matmul)."""
-    lines = ["| variant | MFLOP/image | plain Keras s/epoch | project s/epoch (backend) | plain images/s | "
-             "project images/s | plain GFLOP/s | project GFLOP/s | project / plain |",
+    label = BASELINES[baseline]
+    lines = [f"| variant | MFLOP/image | {label} s/epoch | project s/epoch (backend) | {label} images/s | "
+             f"project images/s | {label} GFLOP/s | project GFLOP/s | project / {label} |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row['variant']} | {row['mflop_per_image']:.1f} | {row['plain_s_per_epoch']:.2f} | "
+        lines.append(f"| {row['variant']} | {row['mflop_per_image']:.1f} | {row['baseline_s_per_epoch']:.2f} | "
                      f"{row['project_s_per_epoch']:.2f} ({backends[row['variant']]}) | "
-                     f"{row['plain_images_per_s']:,.0f} | {row['project_images_per_s']:,.0f} | "
-                     f"{row['plain_gflops']:.0f} ({row['plain_gflops'] / ceiling_gflops:.0%}) | "
+                     f"{row['baseline_images_per_s']:,.0f} | {row['project_images_per_s']:,.0f} | "
+                     f"{row['baseline_gflops']:.0f} ({row['baseline_gflops'] / ceiling_gflops:.0%}) | "
                      f"{row['project_gflops']:.0f} ({row['project_gflops'] / ceiling_gflops:.0%}) | "
                      f"{row['ratio']:.2f} |")
     return "\n".join(lines)
@@ -87,7 +92,7 @@ def run_worker(path: str, variant: str | None = None, epochs: int | None = None,
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main(variants: list[str], epochs: int, images: int, accuracy_run: bool) -> str:
+def main(variants: list[str], epochs: int, images: int, accuracy_run: bool, baseline: str = "plain") -> str:
     from stages.config import load_params  # noqa: PLC0415 - keep `--help` free of project imports
 
     if not (PREPARED_DIR / "train.npz").is_file():
@@ -99,18 +104,19 @@ def main(variants: list[str], epochs: int, images: int, accuracy_run: bool) -> s
     print(f"largest float32 matmul (4096^2, TensorFlow): {ceiling:.0f} GFLOP/s", flush=True)
     rows, backends = [], {}
     for index, variant in enumerate(variants):
-        order = PATHS if index % 2 == 0 else PATHS[::-1]  # alternate which path runs first
+        paths = (baseline, "project")
+        order = paths if index % 2 == 0 else paths[::-1]  # alternate which path runs first
         timings = {path: run_worker(path, variant, epochs, images, False) for path in order}
         backends[variant] = timings["project"]["backend"]
-        rows.append(speed_row(variant, timings["plain"]["images"], timings["plain"]["training_flops_per_image"],
-                              timings["plain"]["epoch_seconds"], timings["project"]["epoch_seconds"]))
-        print(f"{variant}: plain {rows[-1]['plain_s_per_epoch']:.2f} s/epoch, project "
+        rows.append(speed_row(variant, timings[baseline]["images"], timings[baseline]["training_flops_per_image"],
+                              timings[baseline]["epoch_seconds"], timings["project"]["epoch_seconds"]))
+        print(f"{variant}: {baseline} {rows[-1]['baseline_s_per_epoch']:.2f} s/epoch, project "
               f"{rows[-1]['project_s_per_epoch']:.2f} s/epoch ({backends[variant]}), ratio {rows[-1]['ratio']:.2f}",
               flush=True)
-    report = [f"Steady-state epoch of {timings['plain']['images']:,} images, median of epochs 2..{epochs}; "
+    report = [f"Steady-state epoch of {timings[baseline]['images']:,} images, median of epochs 2..{epochs}; "
               "GFLOP/s from each variant's training arithmetic (3x the forward pass's conv and dense "
               f"multiply-adds), in brackets as a share of the largest float32 matmul's {ceiling:.0f} GFLOP/s:",
-              format_speed_table(rows, backends, ceiling)]
+              format_speed_table(rows, backends, ceiling, baseline)]
     if accuracy_run:  # always on every training image: accuracy is the point here
         runs = {
             "flagship, project path (its full recipe)": run_worker("project", "flagship", None, 0, True)["history"],
@@ -130,9 +136,12 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=3, help="epochs timed per path and variant (default 3)")
     parser.add_argument("--images", type=int, default=0,
                         help="training images per speed measurement (default 0 = all 55,000)")
+    parser.add_argument("--against", choices=list(BASELINES), default="plain",
+                        help="the baseline path: plain Keras (default), or the project path with Keras' "
+                             "own epoch loop (landed) to time the compiled loop against")
     parser.add_argument("--no-accuracy-run", dest="accuracy_run", action="store_false",
                         help="skip the time-to-accuracy runs (flagship and chollet, full recipes)")
     arguments = parser.parse_args()
     if arguments.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch pays for compilation and is not counted.")
-    main(arguments.variants, arguments.epochs, arguments.images, arguments.accuracy_run)
+    main(arguments.variants, arguments.epochs, arguments.images, arguments.accuracy_run, arguments.against)

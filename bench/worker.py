@@ -1,5 +1,9 @@
-"""One benchmark measurement in a process of its own: `python -m bench.worker plain|project VARIANT`,
-or `python -m bench.worker matmul` for the machine's large-matrix-product rate.
+"""One benchmark measurement in a process of its own: `python -m bench.worker plain|landed|project
+VARIANT`, or `python -m bench.worker matmul` for the machine's large-matrix-product rate.
+
+`plain` is the posts' way (float32 arrays into Keras' own loop, TensorFlow, one device as built);
+`project` is stages.train's path (the variant's backend and plan, the "compiled" epoch loop);
+`landed` is the project path with Keras' own epoch loop, as it was before stages/epochs.py.
 
 Prints one JSON line: the backend, the number of training images, the training arithmetic per
 image, each epoch's seconds and, with --test-accuracy, each epoch's test accuracy. The Keras backend
@@ -30,8 +34,9 @@ import numpy as np  # noqa: E402
 
 from stages.devices import choose_plan, distribution_scope, plan_for  # noqa: E402
 from stages.models import build_model  # noqa: E402
-from stages.train import (  # noqa: E402
-    PREPARED_DIR, averaging_callbacks, compile_for_training, load_split, trainee_for)
+from stages.train import PREPARED_DIR, fit, load_split, trainee_for  # noqa: E402
+
+PATHS = ("plain", "landed", "project")
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -105,17 +110,17 @@ def measure(path: str, variant: str, epochs: int | None, images: int, test_accur
         inputs, plan = train_images, plan_for(spec)
     with distribution_scope(plan):
         trainee = trainee_for(model, plan)
-        compile_for_training(trainee, spec, len(inputs), plan.steps_per_execution)
-        # As stages.train does: a recipe with weight averaging is judged on its averaged weights.
-        trainee.fit(inputs, train_labels, batch_size=spec["batch_size"], epochs=epochs, verbose=0,
-                    callbacks=[*averaging_callbacks(trainee), clock])
+        # As stages.train does (a recipe with weight averaging is judged on its averaged weights),
+        # without validation or early stopping: every epoch of the budget is timed.
+        fit(trainee, {**spec, "epochs": epochs}, (inputs, train_labels), None, None, [clock], plan,
+            loop="compiled" if path == "project" else "keras")
     return {"backend": keras.backend.backend(), "images": len(inputs), "epoch_seconds": clock.epoch_seconds,
             "history": clock.history, "training_flops_per_image": training_flops_per_image(model)}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("path", choices=["plain", "project", "matmul"])
+    parser.add_argument("path", choices=[*PATHS, "matmul"])
     parser.add_argument("variant", nargs="?", help="a name from train.variants (not for matmul)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--images", type=int, default=0)

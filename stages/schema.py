@@ -76,13 +76,14 @@ RECIPE_RULES = {
 OPTIONAL_RECIPE_KEYS = {"early_stopping_patience", "reported_accuracy", "backend", "precision"}
 FAMILY_RULES: dict[str, dict[str, Rule | None]] = {
     "flagship": {"filters": POSITIVE, "dense_units": POSITIVE, "dropout": UNIT,
-                 "translation": number(0, 1, True, True, 0.1)},
+                 "translation": number(0, 1, True, True, 0.1), "rotation": number(0, 0.5, True, True, 0.03),
+                 "zoom": number(0, 1, True, False, 0.1)},
     "convnet": {"conv_layers": None, "dense_layers": None, "activation": one_of(*ACTIVATIONS)},
     "vgg16_transfer": {"dense_layers": None,
                        "weights": Rule(lambda v: v is None or isinstance(v, str) and v != "",
                                        "imagenet, a path to a weights file, or null")},
 }
-OPTIONAL_FAMILY_KEYS = {"weights"}
+OPTIONAL_FAMILY_KEYS = {"weights", "rotation", "zoom"}
 SECTION_RULES = {
     "data": {"mirrors": Rule(lambda v: isinstance(v, list) and all(isinstance(u, str) and u for u in v),
                              "a list of URLs (it may be empty when MNIST_MIRROR is set)"),

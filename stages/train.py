@@ -15,7 +15,7 @@ from typing import Any
 
 from stages.config import apply_backend, atomic_path, load_params, variant_backend, variant_spec
 
-if __name__ == "__main__" and len(sys.argv) > 1:
+if __name__ == "__main__" and len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
     apply_backend(sys.argv[1])  # before Keras is imported, which fixes the backend
 
 import keras  # noqa: E402
@@ -26,6 +26,7 @@ from dvclive.utils import standardize_metric_name  # noqa: E402
 from stages.cluster import cluster_from_environment, run_in_cluster  # noqa: E402
 from stages.devices import (Plan, accelerator_required, describe_machine, distribution_scope,  # noqa: E402
                             plan_for, split_evenly)
+from stages.epochs import fit_inputs, install_epoch_scan, loop_for, steps_per_epoch  # noqa: E402
 from stages.models import build_model, build_optimizer, training_clone, validate_spec  # noqa: E402
 
 log = logging.getLogger("train")
@@ -87,9 +88,8 @@ def averaging_callbacks(model: keras.Model) -> list[keras.callbacks.Callback]:
 def compile_for_training(model: keras.Model, spec: dict[str, Any], num_images: int,
                          steps_per_execution: int = 1) -> None:
     """Compile with the spec's optimizer (its schedule spans the whole run) and our loss/metrics."""
-    steps_per_epoch = -(-num_images // spec["batch_size"])
     model.compile(
-        optimizer=build_optimizer(spec["optimizer"], steps_per_epoch * spec["epochs"]),
+        optimizer=build_optimizer(spec["optimizer"], steps_per_epoch(num_images, spec["batch_size"]) * spec["epochs"]),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
@@ -103,21 +103,29 @@ def fit(
     validation_data: tuple[np.ndarray, np.ndarray] | None,
     patience: int | None,
     callbacks: list[keras.callbacks.Callback],
-    steps_per_execution: int = 1,
+    plan: Plan,
+    loop: str = "compiled",
 ) -> dict[str, Any]:
     """Compile and fit `model` with the spec's optimizer, batch size and epochs, early stopping on
     validation loss; leave it holding the best validation weights and return a run summary.
-    Patience None trains every epoch of the budget and keeps the last weights (the posts' way)."""
+    Patience None trains every epoch of the budget and keeps the last weights (the posts' way).
+    `loop` is how each epoch runs (stages/epochs.py): "compiled", or "keras" as the posts do."""
+    loop = loop_for(loop, plan.num_devices, plan.num_processes)
+    scan = loop == "compiled" and keras.backend.backend() == "jax"
+    batch_size = spec["batch_size"]
+    steps_per_execution = steps_per_epoch(len(train_data[0]), batch_size) if scan else plan.steps_per_execution
     compile_for_training(model, spec, len(train_data[0]), steps_per_execution)
-    log.info("compiled: XLA %s, %d step(s) per execution", "on" if model.jit_compile else "off",
-             steps_per_execution)
+    if scan:
+        install_epoch_scan(model)
+    log.info("compiled: XLA %s, %s loop, %d step(s) per execution", "on" if model.jit_compile else "off",
+             loop, steps_per_execution)
+    # The shuffle's seed comes from NumPy's generator, which seed_everything seeded.
+    inputs = fit_inputs(loop, train_data, validation_data, batch_size, seed=int(np.random.randint(2**31 - 1)))
     stopping = [] if patience is None else [keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True)]
     started = time.perf_counter()
-    history = model.fit(
-        *train_data, batch_size=spec["batch_size"], epochs=spec["epochs"],
-        validation_data=validation_data, callbacks=[*averaging_callbacks(model), *stopping, *callbacks],
-        verbose=2)
+    history = model.fit(**inputs, epochs=spec["epochs"],
+                        callbacks=[*averaging_callbacks(model), *stopping, *callbacks], verbose=2)
     epochs_run = len(history.history["loss"])
     return {
         "training_seconds": round(time.perf_counter() - started, 2),
@@ -135,6 +143,7 @@ def train(
     callbacks: list[keras.callbacks.Callback],
     plan: Plan,
     model: keras.Model | None = None,
+    loop: str = "compiled",
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Fit `model` (default: a fresh one for `spec`) as `plan` says; return it (best validation
     weights, or the last with patience None) and a run summary.
@@ -150,8 +159,7 @@ def train(
     process_spec = {**spec, "batch_size": spec["batch_size"] // plan.num_processes}
     with distribution_scope(plan):
         trainee = trainee_for(model, plan)
-        summary = fit(trainee, process_spec, train_data, validation_data, patience, callbacks,
-                      plan.steps_per_execution)
+        summary = fit(trainee, process_spec, train_data, validation_data, patience, callbacks, plan, loop=loop)
     if trainee is not model:
         model.set_weights(trainee.get_weights())
     return model, summary

@@ -28,10 +28,10 @@ def test_seconds_to_accuracy_is_the_first_epoch_at_the_target():
 
 
 def test_speed_row_ratio_throughput_and_arithmetic_rate():
-    row = train_speed.speed_row("lenet5", 1000, 2_000_000, plain=[9.0, 4.0, 6.0], project=[5.0, 2.0, 3.0])
-    assert row["plain_s_per_epoch"] == 5.0 and row["project_s_per_epoch"] == 2.5
+    row = train_speed.speed_row("lenet5", 1000, 2_000_000, baseline=[9.0, 4.0, 6.0], project=[5.0, 2.0, 3.0])
+    assert row["baseline_s_per_epoch"] == 5.0 and row["project_s_per_epoch"] == 2.5
     assert row["ratio"] == 0.5 and row["project_images_per_s"] == 400.0
-    assert row["plain_gflops"] == pytest.approx(0.4) and row["project_gflops"] == pytest.approx(0.8)
+    assert row["baseline_gflops"] == pytest.approx(0.4) and row["project_gflops"] == pytest.approx(0.8)
     assert "| lenet5 | 2.0 | 5.00 | 2.50 (jax) | 200 | 400 | 0 (25%) | 1 (50%) | 0.50 |" in \
         train_speed.format_speed_table([row], {"lenet5": "jax"}, ceiling_gflops=1.6)
 

@@ -122,7 +122,9 @@ def recording_fit(model, *args, **kwargs):
         replicas.append(len(model.trainable_variables[0].value.sharding.device_set))
     else:
         replicas.append(model.distribute_strategy.num_replicas_in_sync)
-    return original_fit(model, *args, **kwargs)
+    # A distributed fit runs Keras' own epoch loop (stages/epochs.py), so one device does too here:
+    # the comparison is of the data parallelism alone (tests/test_epochs.py compares the loops).
+    return original_fit(model, *args, **{**kwargs, "loop": "keras"})
 train.fit = recording_fit
 train.main(variant, models_dir=train.MODELS_DIR / str(devices), metrics_dir=train.TRAINING_METRICS_DIR / str(devices))
 print(json.dumps(replicas))

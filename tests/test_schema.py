@@ -72,6 +72,8 @@ WRONG: dict[str, st.SearchStrategy] = {
     "model.dense_units": whole(below=1),
     "model.dropout": UNIT_OPEN_HIGH,
     "model.translation": real(0, 1, include_low=True, include_high=True),
+    "model.rotation": real(0, 0.5, include_low=True, include_high=True),
+    "model.zoom": real(0, 1, include_low=True, include_high=False),
     "model.batch_size": whole(below=1),
     "model.epochs": whole(below=1),
     "model.early_stopping_patience": whole(below=1),
