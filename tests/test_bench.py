@@ -50,7 +50,7 @@ def test_training_arithmetic_counts_every_conv_and_dense_multiply_add():
     assert worker.training_flops_per_image(build_model(variant_spec(params, "mlp_tanh"))) == 3 * mlp_forward
 
 
-def test_benchmark_runs_both_paths_on_the_backends_they_ask_for(tiny_project: Path, monkeypatch):
+def test_benchmark_runs_every_path_on_the_backends_they_ask_for(tiny_project: Path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     plain = train_speed.run_worker("plain", "lenet5", 2, 0, False)
@@ -60,6 +60,8 @@ def test_benchmark_runs_both_paths_on_the_backends_they_ask_for(tiny_project: Pa
     assert plain["images"] == project["images"] == 200
     assert plain["training_flops_per_image"] == project["training_flops_per_image"] == 1_689_840
     assert len(plain["epoch_seconds"]) == len(project["epoch_seconds"]) == 2
+    landed = train_speed.run_worker("landed", "lenet5", 2, 0, False)  # the same path, Keras' own epoch loop
+    assert landed["backend"] == "jax" and len(landed["epoch_seconds"]) == 2
     history = train_speed.run_worker("project", "lenet5", None, 0, True)["history"]
     assert [epoch["epoch"] for epoch in history] == [1, 2]  # tiny_project's recipes run 2 epochs
     assert history[1]["seconds"] > history[0]["seconds"] > 0
