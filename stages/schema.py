@@ -52,6 +52,13 @@ def one_of(*options: Any) -> Rule:
 POSITIVE = integer(1)
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
 UNIT = number(0, 1, True, False, 0.5)  # a dropout rate, a momentum: 1 would never learn
+# report.short_names: a column label per variant for the README's `dvc exp show` in 120 columns.
+SHORT_NAME_LENGTH = 4
+SHORT_NAMES = Rule(lambda v: isinstance(v, dict) and all(
+    isinstance(name, str) and isinstance(label, str) and 0 < len(label) <= SHORT_NAME_LENGTH and label.strip() == label
+    for name, label in v.items()) and len(set(v.values())) == len(v),
+    f"a mapping of variant name to a label of 1 to {SHORT_NAME_LENGTH} characters (no spaces at the ends), "
+    "each label used once, e.g. {lenet5: lnt5}")
 ALL_OR_SOME = Rule(lambda v: v == 0 and is_int(v) or is_int(v) and v >= NUM_CLASSES,
                    f"0 (all) or a whole number >= {NUM_CLASSES} (one image of each digit)")
 
@@ -93,8 +100,9 @@ SECTION_RULES = {
     "train": {"early_stopping_patience": POSITIVE, "variants": None, "transfer_variants": None},
     "evaluate": {"num_misclassified": integer(1, 100, 25)},
     "export": {"min_agreement": number(0, 1, False, True, 0.9999)},
-    "report": {"max_accuracy_drop": number(0, 1, True, True, 0.005)},
+    "report": {"max_accuracy_drop": number(0, 1, True, True, 0.005), "short_names": SHORT_NAMES},
 }
+OPTIONAL_SECTION_KEYS = {"short_names"}
 
 
 MISSING = object()
@@ -169,7 +177,7 @@ def check_params(params: dict[str, Any]) -> None:
     if not POSITIVE.accepts(params.get("seed", MISSING)):
         raise refuse("seed", params.get("seed", MISSING), "a whole number >= 1, e.g. 42")
     for section, rules in SECTION_RULES.items():
-        check_mapping(section, params.get(section, MISSING), rules,
+        check_mapping(section, params.get(section, MISSING), rules, OPTIONAL_SECTION_KEYS,
                       nested={"variants": check_catalogue, "transfer_variants": check_catalogue})
     data = params["data"]
     if data["subset"] and data["subset"] > MNIST_TRAIN_IMAGES - data["validation_size"]:

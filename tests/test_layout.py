@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from stages import report
 from tests.conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -140,21 +141,26 @@ def readme_compare_command() -> list[str]:
 
 
 def test_readme_compare_command_keeps_exactly_the_default_variants():
+    """Its columns are the default variants' short labels; the same accuracies under their full
+    names (metrics/test_accuracy.json, for the gate) are dropped."""
     command = readme_compare_command()
-    keep = command[command.index("--keep") + 1]
-    assert keep == f"^({'|'.join(PARAMS['train']['variants'])})$"
+    labels = report.short_labels(list(PARAMS["train"]["variants"]), PARAMS["report"]["short_names"])
+    assert command[command.index("--keep") + 1] == f"^({'|'.join(labels.values())})$"
+    assert command[command.index("--drop") + 1].endswith(f"|^({'|'.join(labels)})$")
 
 
 def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(tmp_path):
-    """The default zoo's metrics files, laid out as the pipeline writes them, in a repo with two
-    experiments: one row each, every variant's accuracy and the two params that differ, nothing
-    collapsed to '…' at the width the README states (DVC's pager gives the table its full width)."""
+    """The default zoo's metrics files, written as report writes them, in a repo with two
+    experiments: one row each, every variant's test error and the two params that differ, nothing
+    collapsed to '…' at the width the README states, at most 120 columns."""
     dvc = str(Path(sys.executable).with_name("dvc"))
     names = list(PARAMS["train"]["variants"])
+    labels = report.short_labels(names, PARAMS["report"]["short_names"])
 
     def write_metrics(accuracies: dict[str, float]) -> None:
         (tmp_path / "metrics/evaluation").mkdir(parents=True, exist_ok=True)
         (tmp_path / "metrics/test_accuracy.json").write_text(json.dumps(accuracies))
+        (tmp_path / "metrics/test_error.json").write_text(json.dumps(report.error_percentages(accuracies, labels)))
         for name, accuracy in accuracies.items():
             per_class = {str(digit): {"precision": accuracy, "recall": accuracy, "f1": accuracy, "support": 1000}
                          for digit in range(10)}
@@ -168,27 +174,29 @@ def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(tm
     git("init", "-q")
     subprocess.run([dvc, "init", "-q"], cwd=tmp_path, check=True)
     shutil.copy(PROJECT_ROOT / "params.yaml", tmp_path / "params.yaml")
-    metrics = ["metrics/test_accuracy.json"] + [f"metrics/evaluation/{name}.json" for name in names]
+    metrics = ["metrics/test_accuracy.json", "metrics/test_error.json"]
+    metrics += [f"metrics/evaluation/{name}.json" for name in names]
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"metrics": metrics}))
-    accuracies = {name: 0.98 + index / 1000 for index, name in enumerate(names)}
+    accuracies = {name: 0.9713 + index / 1000 for index, name in enumerate(names)}  # errors 2.87 to 2.17
     write_metrics(accuracies)
     git("add", "-A"), git("commit", "-qm", "baseline")
-    for experiment, key, value, name in (("filters-32", "filters", 32, "flagship"),
-                                         ("lenet5-40-epochs", "epochs", 40, "lenet5")):
+    for experiment, key, value in (("filters-32", "filters", 32), ("dropout-0.3", "dropout", 0.3)):
         params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-        (params["model"] if name == "flagship" else params["variants"]["lenet5"])[key] = value
+        params["model"][key] = value
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        write_metrics({**accuracies, name: accuracies[name] + 0.0042})
+        write_metrics({**accuracies, "flagship": 0.9957})
         subprocess.run([dvc, "exp", "save", "-q", "-n", experiment], cwd=tmp_path, check=True)
         git("checkout", "-q", "--", "."), git("clean", "-qfd")
 
     width = int(re.search(r"(\d+) columns wide", README).group(1))
+    assert width <= 120
     shown = subprocess.run([dvc, *readme_compare_command()[1:]], cwd=tmp_path, capture_output=True, text=True,
                            env=dict(os.environ, COLUMNS=str(width)), check=True).stdout
     lines = shown.splitlines()
     assert "…" not in shown and max(map(len, lines)) <= width, shown
     header = next(line for line in lines if "Experiment" in line).split()
-    assert header == ["Experiment", *names, "model.filters", "variants.lenet5.epochs"], shown
-    flagship_row = next(line for line in lines if "[filters-32]" in line).split()
-    assert flagship_row[-2 - len(names) + names.index("flagship")] == f"{accuracies['flagship'] + 0.0042:.4f}"
-    assert flagship_row[-2:] == ["32", "30"], shown
+    assert header == ["Experiment", *labels.values(), "model.filters", "model.dropout"], shown
+    for experiment, changed in (("[filters-32]", ["32", "0.25"]), ("[dropout-0.3]", ["16", "0.3"])):
+        row = next(line for line in lines if experiment in line).split()
+        assert row[-2:] == changed and row[-3] == "0.43", shown  # the flagship's error, 100 - 99.57
+        assert row[-2 - len(names):-3] == [f"{100 - 100 * accuracies[name]:.3g}" for name in names[:-1]], shown

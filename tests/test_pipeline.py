@@ -74,8 +74,9 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "--json"))
     changed_files = {path for path, metrics in diff.items() if metrics}
     assert changed_files == {"metrics/evaluation/flagship.json", "metrics/training/flagship/metrics.json",
-                             "metrics/export/flagship.json", "metrics/test_accuracy.json"}
-    assert set(diff["metrics/test_accuracy.json"]) == {"flagship"}
+                             "metrics/export/flagship.json", "metrics/test_accuracy.json",
+                             "metrics/test_error.json"}
+    assert set(diff["metrics/test_accuracy.json"]) == {"flagship"} and set(diff["metrics/test_error.json"]) == {"flag"}
     flagship = diff["metrics/evaluation/flagship.json"]
     assert "accuracy" in flagship and any(key.startswith("per_class.") for key in flagship)
     assert flagship["parameters"]["old"] != flagship["parameters"]["new"]

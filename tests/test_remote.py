@@ -13,20 +13,23 @@ from typing import Iterator
 import pytest
 import yaml
 
-from tests.conftest import (TINY_PROFILE, copy_project, dvc, dvc_result, experiments_in, run, stages_run,
+from stages import report
+from tests.conftest import (PROJECT_ROOT, TINY_PROFILE, copy_project, dvc, dvc_result, experiments_in, run, stages_run,
                             update_params)
 from tests.loopback_s3 import BUCKET, S3Server, s3_server
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("MNIST_MIRROR"),
     reason="set MNIST_MIRROR to a directory with the four MNIST *-ubyte.gz files")
-# The README's compact comparison: one row per experiment, each variant's test accuracy (the
-# columns of metrics/test_accuracy.json) and only the params that differ.
+# The README's compact comparison: one row per experiment, each variant's test error under its
+# short label (the columns of metrics/test_error.json) and only the params that differ.
 def compare_command(variants: list[str]) -> list[str]:
     """The README's `dvc exp show` form for these variants (tests/test_layout.py checks the README
     spells it with train.variants)."""
-    return ["exp", "show", "--no-pager", "--only-changed", "--drop", "Created|metrics/|data/|stages/|plots/",
-            "--keep", f"^({'|'.join(variants)})$", "--precision", "4"]
+    labels = report.short_labels(variants, yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["report"]["short_names"])
+    return ["exp", "show", "--no-pager", "--only-changed", "--precision", "3",
+            "--keep", f"^({'|'.join(labels.values())})$",
+            "--drop", f"Created|metrics/|data/|stages/|plots/|^({'|'.join(labels)})$"]
 
 
 
@@ -154,12 +157,14 @@ def test_compact_exp_show_fits_a_120_column_terminal(team: Team, pushed_experime
     lines = table.splitlines()
     assert "…" not in table and max(map(len, lines)) <= 120, table
     header = next(line for line in lines if "Experiment" in line)
-    assert header.split()[1:] == ["lenet5", "flagship", "model.filters", "variants.lenet5.epochs"], table
+    assert header.split()[1:] == ["lnt5", "flag", "model.filters", "variants.lenet5.epochs"], table
     for name, record in pushed_experiments.items():
         row = next(line for line in lines if f"[{name}]" in line)
         accuracies = record["metrics"]["metrics/test_accuracy.json"]["data"]
-        shown = [float(cell) for cell in row.split()[-4:-2]]
-        assert shown == [round(accuracies["lenet5"], 4), round(accuracies["flagship"], 4)], table
+        errors = record["metrics"]["metrics/test_error.json"]["data"]
+        assert errors == {"lnt5": round(100 * (1 - accuracies["lenet5"]), 2),
+                          "flag": round(100 * (1 - accuracies["flagship"]), 2)}
+        assert row.split()[-4:-2] == [f"{errors['lnt5']:.3g}", f"{errors['flag']:.3g}"], table
 
 
 def test_run_cache_restores_every_stage_in_another_clone(team: Team, pushed_experiments: dict[str, dict]):

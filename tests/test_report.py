@@ -63,6 +63,9 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
     assert list(accuracies) == ["lenet5", "flagship"]  # train.variants order: exp show's columns
     assert accuracies == {name: json.loads(Path(f"metrics/evaluation/{name}.json").read_text())["accuracy"]
                           for name in ("lenet5", "flagship")}
+    errors = json.loads(Path("metrics/test_error.json").read_text())  # the compact exp show's columns
+    assert errors == {"lnt5": round(100 * (1 - accuracies["lenet5"]), 2),
+                      "flag": round(100 * (1 - accuracies["flagship"]), 2)}
 
     card = Path("metrics/cards/lenet5.md").read_text()
     evaluation = json.loads(Path("metrics/evaluation/lenet5.json").read_text())
@@ -99,3 +102,14 @@ def test_data_version_is_the_lock_files_hash_of_the_prepared_tensors(tmp_path: P
                     "      md5: 0123abc.dir\n      nfiles: 3\n")
     assert cards.prepared_data_version(lock) == "data/prepared md5 0123abc.dir (3 files, dvc.lock)"
     assert cards.prepared_data_version(tmp_path / "missing.lock").startswith("unknown")
+
+
+def test_short_labels_fall_back_to_the_name_and_refuse_a_label_given_twice():
+    assert report.short_labels(["lenet5", "new_net"], {"lenet5": "lnt5", "unused": "x"}) == {
+        "lenet5": "lnt5", "new_net": "new_net"}
+    with pytest.raises(ValueError, match="report.short_names gives lenet5 the label 'net', which chollet already"):
+        report.short_labels(["lenet5", "chollet"], {"lenet5": "net", "chollet": "net"})
+    with pytest.raises(ValueError, match="report.short_names gives lenet5 the label 'mlp', which mlp already has"):
+        report.short_labels(["lenet5", "mlp"], {"lenet5": "mlp"})
+    assert report.error_percentages({"lenet5": 0.9829, "flagship": 0.9957}, {"lenet5": "lnt5", "flagship": "flag"}) == {
+        "lnt5": 1.71, "flag": 0.43}

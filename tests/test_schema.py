@@ -67,6 +67,12 @@ WRONG: dict[str, st.SearchStrategy] = {
     "evaluate.num_misclassified": whole(below=1, above=100),
     "export.min_agreement": real(0, 1, include_low=False, include_high=True),
     "report.max_accuracy_drop": real(0, 1, include_low=True, include_high=True),
+    # Not a mapping, a label that is not text, empty, longer than 4 or padded, or one label given twice.
+    "report.short_names": st.one_of(
+        st.text(max_size=5), st.integers(), st.lists(st.text(max_size=3), max_size=2),
+        st.dictionaries(st.just("lenet5"), st.one_of(st.integers(), st.none(), st.just(""), st.text(min_size=5),
+                                                     st.just(" ab"), st.just("ab ")), min_size=1),
+        st.text(min_size=1, max_size=4).filter(str.strip).map(lambda label: {"lenet5": label, "chollet": label})),
     "model.family": choice("convnet", "flagship", "vgg16_transfer"),
     "model.filters": whole(below=1),
     "model.dense_units": whole(below=1),
@@ -156,7 +162,8 @@ def test_every_wrong_value_is_refused_naming_the_key_before_anything_is_written(
     ("model.dropout", 0), ("model.dropout", 0.999), ("model.translation", 1), ("model.translation", 0.0),
     ("model.optimizer.learning_rate", 1e-9), ("data.subset", 0), ("data.subset", 10), ("data.test_subset", 10_000),
     ("variants.lenet5.conv_layers", []), ("variants.lenet5.conv_layers.0.kernel_size", 28),
-    ("export.min_agreement", 1), ("report.max_accuracy_drop", 0), ("seed", 1), ("variants.vgg16_transfer.weights", None),
+    ("export.min_agreement", 1), ("report.max_accuracy_drop", 0), ("report.short_names", {"lenet5": "L"}),
+    ("seed", 1), ("variants.vgg16_transfer.weights", None),
     ("model.optimizer", {"name": "sgd"}), ("train.transfer_variants", None),
 ])
 def test_valid_edge_values_pass(tmp_path: Path, key: str, value: Any):
