@@ -16,7 +16,7 @@ Two loops, chosen by `stages.train.fit`'s `loop` (the benchmark times one agains
 
 import itertools
 import math
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -35,6 +35,19 @@ def loop_for(loop: str, num_devices: int, num_processes: int) -> str:
         raise ValueError(f"loop is {loop!r}; valid options: {list(LOOPS)}.")
     single = num_devices == 1 and num_processes == 1
     return loop if single and keras.backend.backend() in ("tensorflow", "jax") else "keras"
+
+
+def compile_for_loop(model: keras.Model, loop: str, num_images: int, batch_size: int, plan_steps: int,
+                     compile_model: Callable[[int], None]) -> int:
+    """Compile `model` for `loop` (from `loop_for`) by calling `compile_model(steps_per_execution)`,
+    and return that number of steps: on JAX's compiled loop a whole epoch, the scan then installed
+    as the model's train function; otherwise the plan's `plan_steps`."""
+    scan = loop == "compiled" and keras.backend.backend() == "jax"
+    steps = steps_per_epoch(num_images, batch_size) if scan else plan_steps
+    compile_model(steps)
+    if scan:
+        install_epoch_scan(model)
+    return steps
 
 
 def fit_inputs(loop: str, train_data: tuple[np.ndarray, np.ndarray],
@@ -72,7 +85,7 @@ def batched_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int):
     """The validation split as batches, made once for the whole fit."""
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).cache().prefetch(2)
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).prefetch(2)
 
 
 def install_epoch_scan(model: keras.Model) -> None:
@@ -111,4 +124,3 @@ def install_epoch_scan(model: keras.Model) -> None:
 
 def batch_shapes(batch: Any) -> tuple:
     return tuple(getattr(part, "shape", None) for part in keras.tree.flatten(batch))
-

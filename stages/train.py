@@ -26,7 +26,7 @@ from dvclive.utils import standardize_metric_name  # noqa: E402
 from stages.cluster import cluster_from_environment, run_in_cluster  # noqa: E402
 from stages.devices import (Plan, accelerator_required, describe_machine, distribution_scope,  # noqa: E402
                             plan_for, split_evenly)
-from stages.epochs import fit_inputs, install_epoch_scan, loop_for, steps_per_epoch  # noqa: E402
+from stages.epochs import compile_for_loop, fit_inputs, loop_for, steps_per_epoch  # noqa: E402
 from stages.models import build_model, build_optimizer, training_clone, validate_spec  # noqa: E402
 
 log = logging.getLogger("train")
@@ -111,12 +111,9 @@ def fit(
     Patience None trains every epoch of the budget and keeps the last weights (the posts' way).
     `loop` is how each epoch runs (stages/epochs.py): "compiled", or "keras" as the posts do."""
     loop = loop_for(loop, plan.num_devices, plan.num_processes)
-    scan = loop == "compiled" and keras.backend.backend() == "jax"
-    batch_size = spec["batch_size"]
-    steps_per_execution = steps_per_epoch(len(train_data[0]), batch_size) if scan else plan.steps_per_execution
-    compile_for_training(model, spec, len(train_data[0]), steps_per_execution)
-    if scan:
-        install_epoch_scan(model)
+    batch_size, num_images = spec["batch_size"], len(train_data[0])
+    steps_per_execution = compile_for_loop(model, loop, num_images, batch_size, plan.steps_per_execution,
+                                           lambda steps: compile_for_training(model, spec, num_images, steps))
     log.info("compiled: XLA %s, %s loop, %d step(s) per execution", "on" if model.jit_compile else "off",
              loop, steps_per_execution)
     # The shuffle's seed comes from NumPy's generator, which seed_everything seeded.
@@ -166,12 +163,9 @@ def train(
 
 
 def early_stopping_patience(params: dict[str, Any], spec: dict[str, Any]) -> int:
-    """The recipe's own `early_stopping_patience` (validate_spec checked it), else the project's
-    `train.early_stopping_patience`."""
-    patience = params["train"]["early_stopping_patience"]
-    if not isinstance(patience, int) or patience < 1:
-        raise ValueError(f"train.early_stopping_patience must be a positive integer, got {patience!r}.")
-    return spec.get("early_stopping_patience", patience)
+    """The recipe's own `early_stopping_patience`, else the project's `train.early_stopping_patience`
+    (load_params' schema checked both)."""
+    return spec.get("early_stopping_patience", params["train"]["early_stopping_patience"])
 
 
 def save_model(model: keras.Model, path: Path) -> None:
