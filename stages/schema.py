@@ -62,15 +62,33 @@ SHORT_NAMES = Rule(lambda v: isinstance(v, dict) and all(
 ALL_OR_SOME = Rule(lambda v: v == 0 and is_int(v) or is_int(v) and v >= NUM_CLASSES,
                    f"0 (all) or a whole number >= {NUM_CLASSES} (one image of each digit)")
 
+
+
+def or_null(rule: Rule) -> Rule:
+    """The rule, or null: Keras' default for the option (off)."""
+    return Rule(lambda v: v is None or rule.accepts(v), f"{rule.allowed}, or null (off)")
+
+
+# Every option of Keras' four optimizers' constructors (Keras leaves most unchecked: a negative
+# weight_decay or clipnorm, or amsgrad: "yes", would train without a word). Which optimizer takes
+# which option is stages.models.validate_spec's check, against the constructor itself.
 OPTIMIZER_RULES = {
     "name": one_of(*OPTIMIZERS),
     "learning_rate": number(0, float("inf"), False, False, 0.001),
     "momentum": UNIT, "rho": number(0, 1, False, False, 0.95), "ema_momentum": UNIT,
     "beta_1": UNIT, "beta_2": UNIT, "epsilon": number(0, 1, False, False, 1e-7),
-    "use_ema": BOOLEAN, "nesterov": BOOLEAN,
+    "use_ema": BOOLEAN, "nesterov": BOOLEAN, "amsgrad": BOOLEAN, "centered": BOOLEAN,
+    "weight_decay": or_null(number(0, float("inf"), True, False, 0.004)),
+    "clipnorm": or_null(number(0, float("inf"), False, False, 1.0)),
+    "clipvalue": or_null(number(0, float("inf"), False, False, 0.5)),
+    "global_clipnorm": or_null(number(0, float("inf"), False, False, 1.0)),
+    "ema_overwrite_frequency": or_null(integer(1, example=100)),
+    "loss_scale_factor": or_null(number(0, float("inf"), False, False, 128.0)),
+    "gradient_accumulation_steps": or_null(integer(2, example=4)),
     "schedule": Rule(lambda v: v is None or v == "cosine", "cosine, or none (leave it out)"),
     "decay": number(0, float("inf"), True, False, 1e-6),
 }
+CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")  # Keras takes one at most
 DENSE_LAYER_RULES = {"units": POSITIVE, "dropout": UNIT}
 CONV_LAYER_RULES = {"filters": POSITIVE, "kernel_size": integer(1, 28, 3), "pool": BOOLEAN}
 # Every variant's recipe, then each family's architecture (required unless it has a default).
@@ -144,13 +162,18 @@ def check_layers(rules: dict[str, Rule], required: set[str]) -> Callable[[str, A
 
 
 def check_optimizer(key: str, value: Any) -> None:
-    """A mapping with a known `name`; the options we know are typed (Keras checks the rest)."""
+    """A mapping with a known `name` and every option typed, at most one kind of clipping. Whether
+    this optimizer takes the option is checked against its constructor (models.validate_spec)."""
     if not isinstance(value, dict) or "name" not in value:
         raise refuse(key, value, f"a mapping with a name, one of {list(OPTIMIZERS)}, e.g. {{name: adam}}")
     for name, option in value.items():
         rule = OPTIMIZER_RULES.get(name)
         if rule and not rule.accepts(option):
             raise refuse(f"{key}.{name}", option, rule.allowed)
+    clipping = [name for name in CLIPPING if value.get(name) is not None]
+    if len(clipping) > 1:
+        raise refuse(f"{key}.{clipping[1]}", value[clipping[1]],
+                     f"null when {key}.{clipping[0]} is set: Keras clips one way at most ({', '.join(CLIPPING)})")
 
 
 def check_variant(key: str, spec: Any) -> None:

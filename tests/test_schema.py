@@ -46,6 +46,11 @@ def choice(*valid: str) -> st.SearchStrategy:
                      st.booleans(), st.lists(st.text(max_size=3), max_size=2))
 
 
+def not_null(strategy: st.SearchStrategy) -> st.SearchStrategy:
+    """For options whose null means Keras' default (off): every wrong value but null."""
+    return strategy.filter(lambda value: value is not None)
+
+
 SWITCH = st.one_of(st.integers(), st.text(max_size=5), st.none(), st.floats())
 UNIT_OPEN_HIGH = real(0, 1, include_low=True, include_high=False)  # a dropout rate, a momentum
 LAYERS = st.one_of(st.text(max_size=5), st.integers(), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
@@ -91,6 +96,15 @@ WRONG: dict[str, st.SearchStrategy] = {
     "model.optimizer.ema_momentum": UNIT_OPEN_HIGH,
     "model.optimizer.use_ema": SWITCH,
     "model.optimizer.schedule": choice("cosine").filter(lambda value: value is not None),
+    "model.optimizer.amsgrad": SWITCH,
+    "model.optimizer.weight_decay": not_null(real(0, math.inf, include_low=True, include_high=False)),
+    "model.optimizer.clipnorm": not_null(real(0, math.inf, include_low=False, include_high=False)),
+    "model.optimizer.clipvalue": not_null(real(0, math.inf, include_low=False, include_high=False)),
+    "model.optimizer.global_clipnorm": not_null(real(0, math.inf, include_low=False, include_high=False)),
+    "model.optimizer.ema_overwrite_frequency": not_null(whole(below=1)),
+    "model.optimizer.loss_scale_factor": not_null(real(0, math.inf, include_low=False, include_high=False)),
+    "model.optimizer.gradient_accumulation_steps": not_null(whole(below=2)),
+    "variants.chollet.optimizer.centered": SWITCH,
     "variants.lenet5.backend": choice("tensorflow", "jax", "torch"),
     "variants.lenet5.activation": choice("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "swish",
                                          "softplus", "linear"),
@@ -165,6 +179,8 @@ def test_every_wrong_value_is_refused_naming_the_key_before_anything_is_written(
     ("export.min_agreement", 1), ("report.max_accuracy_drop", 0), ("report.short_names", {"lenet5": "L"}),
     ("seed", 1), ("variants.vgg16_transfer.weights", None),
     ("model.optimizer", {"name": "sgd"}), ("train.transfer_variants", None),
+    ("model.optimizer.weight_decay", 0), ("model.optimizer.clipnorm", None), ("model.optimizer.clipvalue", 1e-3),
+    ("model.optimizer.gradient_accumulation_steps", 2), ("variants.chollet.optimizer.centered", True),
 ])
 def test_valid_edge_values_pass(tmp_path: Path, key: str, value: Any):
     params = copy.deepcopy(DEFAULTS)
@@ -182,3 +198,13 @@ def test_the_committed_params_pass_and_the_errors_read_well(tmp_path: Path):
         load_params(tmp_path / "params.yaml")
     assert str(refused.value) == ("params.yaml: model.dropout is 1.5; allowed: a number in [0, 1), e.g. 0.5. "
                                   "Fix it in params.yaml (or the -S of your `dvc exp run`).")
+
+
+def test_one_kind_of_gradient_clipping_at_most(tmp_path: Path):
+    """Keras takes one of clipnorm, clipvalue and global_clipnorm; the second set one is named."""
+    params = copy.deepcopy(DEFAULTS)
+    params["model"]["optimizer"] |= {"clipnorm": 1.0, "clipvalue": None, "global_clipnorm": 2.0}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(ValueError, match=r"^params.yaml: model.optimizer.global_clipnorm is 2.0; allowed: null when "
+                                         r"model.optimizer.clipnorm is set"):
+        load_params(tmp_path / "params.yaml")
