@@ -15,6 +15,7 @@ from tests.conftest import PROJECT_ROOT
 
 # Run under JAX in a process of its own (the backend is fixed when Keras is imported): both loops
 # from the same seed on 300 random images, batch 32 (9 full batches and a short one of 12).
+# argv: the optimizer's extra options as JSON, then the loops.
 JAX_BOTH_LOOPS = """
 import json, sys
 import keras, numpy as np
@@ -27,6 +28,7 @@ spec = {"family": "convnet", "conv_layers": [{"filters": 4, "kernel_size": 3, "p
         "optimizer": {"name": "adam", "use_ema": True, "ema_momentum": 0.9}, "batch_size": 32, "epochs": 6}
 rng = np.random.default_rng(0)
 images, labels = rng.integers(0, 256, (364, 28, 28, 1)).astype(np.uint8), rng.integers(0, 10, 364).astype(np.int32)
+spec["optimizer"].update(json.loads(sys.argv[1]))
 plan = choose_plan("jax", "cpu", 1, False, "float32", 32)
 
 class Calls(keras.callbacks.Callback):
@@ -35,7 +37,7 @@ class Calls(keras.callbacks.Callback):
         Calls.count += 1
 
 result = {}
-for loop in sys.argv[1:]:
+for loop in sys.argv[2:]:
     seed_everything(1)
     model, Calls.count = build_model(spec), 0
     summary = fit(model, spec, (images[:300], labels[:300]), (images[300:], labels[300:]), 2, [Calls()], plan, loop)
@@ -46,9 +48,9 @@ print(json.dumps(result))
 """
 
 
-def run_jax(*loops: str) -> dict:
+def run_jax(*loops: str, optimizer_options: dict | None = None) -> dict:
     environment = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(PROJECT_ROOT))
-    result = subprocess.run([sys.executable, "-c", JAX_BOTH_LOOPS, *loops], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", JAX_BOTH_LOOPS, json.dumps(optimizer_options or {}), *loops], capture_output=True, text=True,
                             env=environment, cwd=PROJECT_ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -66,6 +68,18 @@ def test_jax_epoch_scan_trains_as_keras_own_loop_does():
     # Keras' loop returns to Python after each of the 10 steps of an epoch; the scan once an epoch.
     assert keras_loop["calls"] == 10 * keras_loop["summary"]["epochs_run"]
     assert compiled["calls"] == compiled["summary"]["epochs_run"]
+
+
+def test_jax_epoch_scan_accumulates_gradients_as_keras_own_loop_does():
+    """optimizer.gradient_accumulation_steps, which the schema allows: the scan runs Keras' own
+    train step, so it updates every second step as Keras' loop does."""
+    plain = run_jax("compiled")["compiled"]
+    runs = run_jax("keras", "compiled", optimizer_options={"gradient_accumulation_steps": 2})
+    keras_loop, compiled = runs["keras"], runs["compiled"]
+    assert compiled["summary"] == keras_loop["summary"]
+    for one, two in zip(keras_loop["weights"], compiled["weights"]):
+        np.testing.assert_allclose(np.array(one), np.array(two), atol=1e-6)
+    assert not all(np.allclose(one, two) for one, two in zip(plain["weights"], compiled["weights"]))  # it did
 
 
 def test_jax_epoch_scan_is_deterministic():
