@@ -50,15 +50,20 @@ print(json.dumps(result))
 
 def run_jax(*loops: str, optimizer_options: dict | None = None) -> dict:
     environment = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(PROJECT_ROOT))
-    result = subprocess.run([sys.executable, "-c", JAX_BOTH_LOOPS, json.dumps(optimizer_options or {}), *loops], capture_output=True, text=True,
-                            env=environment, cwd=PROJECT_ROOT, timeout=600)
+    result = subprocess.run([sys.executable, "-c", JAX_BOTH_LOOPS, json.dumps(optimizer_options or {}), *loops],
+                            capture_output=True, text=True, env=environment, cwd=PROJECT_ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_jax_epoch_scan_trains_as_keras_own_loop_does():
-    runs = run_jax("keras", "compiled")
-    keras_loop, compiled = runs["keras"], runs["compiled"]
+@pytest.fixture(scope="module")
+def both_loops() -> dict:
+    """Both loops with the plain optimizer: one subprocess for the tests that compare against them."""
+    return run_jax("keras", "compiled")
+
+
+def test_jax_epoch_scan_trains_as_keras_own_loop_does(both_loops: dict):
+    keras_loop, compiled = both_loops["keras"], both_loops["compiled"]
     assert compiled["summary"] == keras_loop["summary"]  # epochs run, best epoch, parameters
     assert keras_loop["summary"]["epochs_run"] < 6  # early stopping did stop it (random labels)
     for key, curve in keras_loop["history"].items():  # train and validation curves, every epoch
@@ -70,10 +75,10 @@ def test_jax_epoch_scan_trains_as_keras_own_loop_does():
     assert compiled["calls"] == compiled["summary"]["epochs_run"]
 
 
-def test_jax_epoch_scan_accumulates_gradients_as_keras_own_loop_does():
+def test_jax_epoch_scan_accumulates_gradients_as_keras_own_loop_does(both_loops: dict):
     """optimizer.gradient_accumulation_steps, which the schema allows: the scan runs Keras' own
     train step, so it updates every second step as Keras' loop does."""
-    plain = run_jax("compiled")["compiled"]
+    plain = both_loops["compiled"]
     runs = run_jax("keras", "compiled", optimizer_options={"gradient_accumulation_steps": 2})
     keras_loop, compiled = runs["keras"], runs["compiled"]
     assert compiled["summary"] == keras_loop["summary"]
@@ -82,8 +87,8 @@ def test_jax_epoch_scan_accumulates_gradients_as_keras_own_loop_does():
     assert not all(np.allclose(one, two) for one, two in zip(plain["weights"], compiled["weights"]))  # it did
 
 
-def test_jax_epoch_scan_is_deterministic():
-    first, second = run_jax("compiled")["compiled"], run_jax("compiled")["compiled"]
+def test_jax_epoch_scan_is_deterministic(both_loops: dict):
+    first, second = both_loops["compiled"], run_jax("compiled")["compiled"]  # two processes
     assert first["weights"] == second["weights"] and first["history"] == second["history"]
 
 

@@ -95,7 +95,7 @@ WRONG: dict[str, st.SearchStrategy] = {
     "model.optimizer.learning_rate": real(0, math.inf, include_low=False, include_high=False),
     "model.optimizer.ema_momentum": UNIT_OPEN_HIGH,
     "model.optimizer.use_ema": SWITCH,
-    "model.optimizer.schedule": choice("cosine").filter(lambda value: value is not None),
+    "model.optimizer.schedule": not_null(choice("cosine")),
     "model.optimizer.amsgrad": SWITCH,
     "model.optimizer.weight_decay": not_null(real(0, math.inf, include_low=True, include_high=False)),
     "model.optimizer.clipnorm": not_null(real(0, math.inf, include_low=False, include_high=False)),
