@@ -8,17 +8,16 @@ figure is the median of three timed rounds, so machine noise hits both.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-import numpy as np  # noqa: E402
+import numpy as np
 
-from stages.predict import onnx_classifier  # noqa: E402
+from mnist_zoo import config, runtime
+from mnist_zoo.inference import onnx_classifier
 
 BATCH_SIZES = (1, 256)
 ROUNDS = 3
@@ -41,9 +40,9 @@ def measure(classifiers: dict[str, Callable[[np.ndarray], np.ndarray]], images: 
     for round_index in range(ROUNDS):
         order = list(classifiers) if round_index % 2 == 0 else list(reversed(classifiers))
         for batch_size in BATCH_SIZES:
-            for runtime in order:
-                rate = images_per_second(classifiers[runtime], images[:batch_size], seconds)
-                samples.setdefault((runtime, batch_size), []).append(rate)
+            for engine in order:
+                rate = images_per_second(classifiers[engine], images[:batch_size], seconds)
+                samples.setdefault((engine, batch_size), []).append(rate)
     return {key: statistics.median(rates) for key, rates in samples.items()}
 
 
@@ -62,14 +61,14 @@ def format_table(rows: dict[str, dict[tuple[str, int], float]]) -> str:
 def main(argv: list[str] | None = None) -> str:
     import keras
 
-    from stages.config import load_params
+    from mnist_zoo.params import load_params
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="*", help="default: every variant in train.variants")
     parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per measurement")
-    parser.add_argument("--models-dir", type=Path, default=Path("data/models"))
-    parser.add_argument("--export-dir", type=Path, default=Path("data/export"))
-    parser.add_argument("--test-data", type=Path, default=Path("data/prepared/test.npz"))
+    parser.add_argument("--models-dir", type=Path, default=config.MODELS_DIR)
+    parser.add_argument("--export-dir", type=Path, default=config.EXPORT_DIR)
+    parser.add_argument("--test-data", type=Path, default=config.PREPARED_DIR / "test.npz")
     arguments = parser.parse_args(argv)
     names = arguments.variants or list(load_params()["train"]["variants"])
     for name in names:
@@ -93,4 +92,5 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
+    runtime.start("tensorflow")  # the Keras side of the comparison: the posts' backend
     main()

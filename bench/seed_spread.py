@@ -10,29 +10,27 @@ says little when seeds differ by tenths of a point; this prints the spread to ju
 
 import argparse
 import statistics
-import sys
 from typing import Any
 
-from stages.config import apply_backend, load_params, variant_spec
+import numpy as np
 
-if __name__ == "__main__" and len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-    apply_backend(sys.argv[1])  # as stages.train does: before Keras is imported
-
-import numpy as np  # noqa: E402
-
-from stages.devices import plan_for  # noqa: E402
-from stages.evaluate import PREDICT_BATCH_SIZE, classification_metrics  # noqa: E402
-from stages.models import validate_spec  # noqa: E402
-from stages.train import PREPARED_DIR, early_stopping_patience, load_split, seed_everything, train  # noqa: E402
+from mnist_zoo import runtime
+from mnist_zoo.config import PREDICT_BATCH_SIZE, PREPARED_DIR
+from mnist_zoo.dataset import load_split
+from mnist_zoo.params import load_params, variant_backend, variant_spec
 
 
 def spread_row(seed: int, spec: dict[str, Any], params: dict[str, Any], posts_protocol: bool,
                splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
     """Train under `seed` (our protocol or the posts') and score the kept model on the test split."""
+    from mnist_zoo.devices import plan_for
+    from mnist_zoo.evaluation import classification_metrics
+    from mnist_zoo.training import early_stopping_patience, seed_everything, train
+
     seed_everything(seed)
     if posts_protocol:
         # The posts' protocol: all training images, every epoch of the budget, the last weights.
-        everything = tuple(np.concatenate(pair) for pair in zip(splits["train"], splits["validation"]))
+        everything = tuple(np.concatenate(pair) for pair in zip(splits["train"], splits["validation"], strict=True))
         model, summary = train(spec, everything, None, None, [], plan_for(spec))
     else:
         model, summary = train(spec, splits["train"], splits["validation"],
@@ -73,6 +71,8 @@ def format_spread(variant: str, protocol: str, rows: list[dict[str, Any]], param
 
 
 def main(variant: str, seeds: list[int], posts_protocol: bool, bar: float | None) -> str:
+    from mnist_zoo.models import validate_spec
+
     params = load_params()
     spec = variant_spec(params, variant)
     validate_spec(variant, spec)
@@ -105,7 +105,9 @@ if __name__ == "__main__":
     parser.add_argument("--bar", type=float, default=None,
                         help="count the seeds reaching this test accuracy (default: the variant's reported_accuracy)")
     arguments = parser.parse_args()
-    first = int(load_params()["seed"])
+    params = load_params()
+    runtime.start(variant_backend(variant_spec(params, arguments.variant)))  # as the train stage does
+    first = int(params["seed"])
     chosen = ([int(seed) for seed in arguments.seed_list.split(",") if seed.strip()] if arguments.seed_list
               else list(range(first, first + arguments.seeds)))
     main(arguments.variant, chosen, arguments.posts_protocol, arguments.bar)

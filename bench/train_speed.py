@@ -1,7 +1,7 @@
 """Training-speed benchmark: each variant's recipe as plain Keras `model.fit` on float32 arrays
-(the posts' way) beside the project's training path (stages.train), on the same cached data.
+(the posts' way) beside the project's training path (mnist_zoo.training), on the same cached data.
 `--against landed` compares the project path's epoch loops instead: Keras' own loop (as landed
-before stages/epochs.py) against the compiled one stages.train uses now.
+before mnist_zoo/epochs.py) against the compiled one the train stage uses now.
 
 Run: `python -m bench.train_speed` after `dvc repro preprocess` (see README for the measured table).
 Every measurement is a fresh process, so each path gets its own Keras backend; the two paths
@@ -15,10 +15,10 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-PREPARED_DIR = Path("data/prepared")
+from mnist_zoo.config import PREPARED_DIR
+
 BASELINES = {"plain": "plain Keras", "landed": "Keras' loop"}
 ACCURACY_TARGETS = (0.99, 0.995)
 
@@ -93,7 +93,7 @@ def run_worker(path: str, variant: str | None = None, epochs: int | None = None,
 
 
 def main(variants: list[str], epochs: int, images: int, accuracy_run: bool, baseline: str = "plain") -> str:
-    from stages.config import load_params  # noqa: PLC0415 - keep `--help` free of project imports
+    from mnist_zoo.params import load_params  # keep `--help` free of project imports
 
     if not (PREPARED_DIR / "train.npz").is_file():
         raise SystemExit(f"{PREPARED_DIR / 'train.npz'} is missing: run `dvc repro preprocess` first.")

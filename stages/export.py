@@ -9,67 +9,36 @@ Run alone: `python -m stages.export lenet5` (or `dvc repro export@lenet5`).
 
 import argparse
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # Keras' ONNX export goes through tf2onnx
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
-from stages.config import atomic_path, check_variant_name, load_params, write_json  # noqa: E402
-from stages.predict import onnx_classifier  # noqa: E402
+from mnist_zoo import config, runtime
+from mnist_zoo.params import load_params, variant_spec
 
 log = logging.getLogger("export")
 
-PREDICT_BATCH_SIZE = 1000
+# Keras' ONNX export goes through tf2onnx, so this stage always runs on TensorFlow.
+EXPORT_BACKEND = "tensorflow"
 
 
-def parity(labels: np.ndarray, keras_probabilities: np.ndarray, onnx_probabilities: np.ndarray) -> dict[str, Any]:
-    """How closely the export follows the original, image by image."""
-    keras_digits, onnx_digits = keras_probabilities.argmax(axis=1), onnx_probabilities.argmax(axis=1)
-    return {
-        "num_images": int(len(labels)),
-        "agreement": round(float(np.mean(keras_digits == onnx_digits)), 6),
-        "num_disagreements": int(np.sum(keras_digits != onnx_digits)),
-        "max_probability_difference": float(f"{np.abs(keras_probabilities - onnx_probabilities).max():.3g}"),
-        "keras_accuracy": round(float(np.mean(keras_digits == labels)), 6),
-        "onnx_accuracy": round(float(np.mean(onnx_digits == labels)), 6),
-    }
+def main(name: str, prepared_dir: Path = config.PREPARED_DIR, models_dir: Path = config.MODELS_DIR,
+         export_dir: Path = config.EXPORT_DIR, metrics_dir: Path = config.EXPORT_METRICS_DIR) -> dict[str, Any]:
+    params = load_params()
+    variant_spec(params, name)  # an unknown name stops here, before any file is read
+    min_agreement = params["export"]["min_agreement"]
+    import keras
 
+    from mnist_zoo.dataset import load_split
+    from mnist_zoo.files import atomic_path, write_json
+    from mnist_zoo.inference import onnx_classifier
+    from mnist_zoo.onnx_export import for_inference, parity, predict_in_batches
 
-def for_inference(model: keras.Model) -> keras.Model:
-    """`model` without its random augmentation layers, sharing every other layer and its weights.
-    Those layers (RandomTranslation, ...) are the identity at inference, but the export would trace
-    their random ops into the graph, which ONNX Runtime cannot load."""
-    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        return keras.layers.Identity(name=layer.name) if type(layer).__name__.startswith("Random") else layer
-
-    inference = keras.models.clone_model(model, clone_function=clone)
-    inference(np.zeros((1, *model.input_shape[1:]), dtype=np.float32))  # the export traces a called model
-    return inference
-
-
-def predict_in_batches(classify: Any, images: np.ndarray) -> np.ndarray:
-    return np.concatenate([classify(images[start: start + PREDICT_BATCH_SIZE])
-                           for start in range(0, len(images), PREDICT_BATCH_SIZE)])
-
-
-def check_min_agreement(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ValueError(f"export.min_agreement must be a number in (0, 1], e.g. 0.9999; got {value!r}.")
-    return float(value)
-
-
-def main(name: str, prepared_dir: Path = Path("data/prepared"), models_dir: Path = Path("data/models"),
-         export_dir: Path = Path("data/export"), metrics_dir: Path = Path("metrics/export")) -> dict[str, Any]:
-    check_variant_name(name)
-    min_agreement = check_min_agreement(load_params().get("export", {}).get("min_agreement"))
-    with np.load(prepared_dir / "test.npz") as arrays:
-        images = arrays["images"][..., np.newaxis].astype(np.float32)
-        labels = arrays["labels"].astype(np.int64)
+    images, labels = load_split(prepared_dir / "test.npz")
+    images = images.astype(np.float32)
     model = keras.saving.load_model(models_dir / f"{name}.keras")
-    keras_probabilities = np.asarray(model.predict(images, batch_size=PREDICT_BATCH_SIZE, verbose=0))
+    keras_probabilities = np.asarray(model.predict(images, batch_size=config.PREDICT_BATCH_SIZE, verbose=0))
 
     with atomic_path(export_dir / f"{name}.onnx") as temp_path:
         for_inference(model).export(str(temp_path), format="onnx", verbose=False)
@@ -91,4 +60,6 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("variant", help="a name from params.yaml train.variants")
-    main(parser.parse_args().variant)
+    arguments = parser.parse_args()
+    runtime.start(EXPORT_BACKEND)
+    main(arguments.variant)

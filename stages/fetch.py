@@ -1,143 +1,25 @@
-"""Fetch the four MNIST files into data/raw/, verified by SHA-256 of their decompressed content.
-
-Tries $MNIST_MIRROR first (a directory or a URL), then params.yaml `data.mirrors` in order.
+"""Fetch the four MNIST files into data/raw/, each verified by the SHA-256 of its decompressed
+content: from $MNIST_MIRROR first (a directory or a URL), then params.yaml `data.mirrors` in order.
 Run alone: `python -m stages.fetch` (or `dvc repro fetch`).
 """
 
-import gzip
-import hashlib
 import logging
 import os
 import sys
-import urllib.error
-import urllib.request
-from pathlib import Path
 
-from stages.config import atomic_write_bytes, load_params
+from mnist_zoo import runtime
+from mnist_zoo.config import RAW_DIR
+from mnist_zoo.download import MIRROR_VARIABLE, FetchError, fetch_all, list_sources
+from mnist_zoo.params import load_params
 
 log = logging.getLogger("fetch")
 
-# SHA-256 of each file's *decompressed* bytes: any faithful re-compression still passes.
-EXPECTED_SHA256 = {
-    "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-OUTPUT_DIR = Path("data/raw")
-CHUNK_BYTES = 1 << 16
-
-
-class FetchError(RuntimeError):
-    """No source could provide a verified copy of a file."""
-
-
-def list_sources(mirrors: list[str], environment_mirror: str | None) -> list[str]:
-    """The environment's mirror first (it is where-to-get-it, not what-it-is), then params'."""
-    sources = [environment_mirror] if environment_mirror else []
-    return sources + [mirror for mirror in mirrors if mirror not in sources]
-
-
-def is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://", "file://"))
-
-
-def download(url: str, timeout_seconds: float) -> bytes:
-    """GET `url`, logging progress every ~10%; a short body is reported as truncated."""
-    with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
-        expected_bytes = int(response.headers.get("Content-Length") or 0)
-        chunks, received, next_report = [], 0, 0.1
-        while chunk := response.read(CHUNK_BYTES):
-            chunks.append(chunk)
-            received += len(chunk)
-            if expected_bytes and received / expected_bytes >= next_report:
-                log.info("  %s: %3.0f%% of %d bytes", url, 100 * received / expected_bytes,
-                         expected_bytes)
-                next_report += 0.1
-    if expected_bytes and received < expected_bytes:
-        raise FetchError(f"truncated: got {received} of {expected_bytes} bytes")
-    return b"".join(chunks)
-
-
-def read_from(source: str, filename: str, timeout_seconds: float) -> bytes:
-    """Raw bytes of `filename` from a mirror URL or a local directory."""
-    if is_url(source):
-        return download(source.rstrip("/") + "/" + filename, timeout_seconds)
-    path = Path(source) / filename
-    if not path.is_file():
-        raise FetchError(f"no such file {path}")
-    return path.read_bytes()
-
-
-def verify(filename: str, payload: bytes) -> None:
-    """Raise FetchError unless `payload` is gzip whose content has the expected SHA-256."""
-    try:
-        content = gzip.decompress(payload)
-    except gzip.BadGzipFile:
-        raise FetchError("not gzip") from None
-    except EOFError:
-        raise FetchError("truncated gzip stream") from None
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != EXPECTED_SHA256[filename]:
-        raise FetchError(f"checksum mismatch: sha256 {digest}, expected {EXPECTED_SHA256[filename]}")
-
-
-def describe_failure(error: Exception) -> str:
-    """One short phrase per failure kind, for the error listing every mirror tried."""
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} {error.reason}"
-    if isinstance(error, urllib.error.URLError):
-        return f"unreachable ({error.reason})"
-    if isinstance(error, (TimeoutError, ConnectionError, OSError)):
-        return f"unreachable ({error})"
-    return str(error)
-
-
-def fetch_file(filename: str, sources: list[str], output_dir: Path, timeout_seconds: float) -> str:
-    """Store a verified `filename` in `output_dir` from the first source that has it."""
-    failures = []
-    for source in sources:
-        try:
-            payload = read_from(source, filename, timeout_seconds)
-            verify(filename, payload)
-        except Exception as error:  # noqa: BLE001 - every failure is reported together below
-            failures.append(f"  {source}: {describe_failure(error)}")
-            log.warning("%s from %s failed: %s", filename, source, describe_failure(error))
-            continue
-        atomic_write_bytes(output_dir / filename, payload)
-        log.info("%s: verified, %d bytes from %s", filename, len(payload), source)
-        return source
-    raise FetchError(
-        f"Could not get a verified {filename} from any source. Tried:\n" + "\n".join(failures)
-        + "\nFix: set MNIST_MIRROR to a directory holding the four *-ubyte.gz files "
-        "(e.g. MNIST_MIRROR=../shared/data/mnist) or to a working mirror URL, "
-        "or edit data.mirrors in params.yaml."
-    )
-
-
-def fetch_all(sources: list[str], output_dir: Path, timeout_seconds: float) -> None:
-    """Fetch every file; on any failure, remove what this run wrote so nothing half-done stays."""
-    if not sources:
-        raise ValueError("No MNIST sources: set MNIST_MIRROR or list data.mirrors in params.yaml.")
-    written = []
-    try:
-        for filename in EXPECTED_SHA256:
-            fetch_file(filename, sources, output_dir, timeout_seconds)
-            written.append(output_dir / filename)
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-
 
 def main() -> None:
-    params = load_params()["data"]
-    timeout_seconds = float(params["download_timeout_seconds"])
-    if timeout_seconds <= 0:
-        raise ValueError(f"data.download_timeout_seconds must be positive, got {timeout_seconds}.")
-    sources = list_sources(list(params["mirrors"]), os.environ.get("MNIST_MIRROR"))
+    data = load_params()["data"]
+    sources = list_sources(list(data["mirrors"]), os.environ.get(MIRROR_VARIABLE))
     try:
-        fetch_all(sources, OUTPUT_DIR, timeout_seconds)
+        fetch_all(sources, RAW_DIR, float(data["download_timeout_seconds"]))
     except FetchError as error:
         log.error("%s", error)
         sys.exit(1)
@@ -145,4 +27,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    runtime.start()
     main()

@@ -1,9 +1,10 @@
 """Cross-model report: leaderboard, model cards, per-class F1 heat map and training curves.
 
 Reads metrics/evaluation/<name>.json, metrics/training/<name>/ and plots/confusion/<name>.csv for
-each variant in train.variants; writes metrics/leaderboard.md, metrics/test_accuracy.json,
-metrics/test_error.json, metrics/cards/<name>.md, plots/training_curves.{csv,png}, plots/leaderboard.png and
-plots/per_class_f1.png. Run alone: `python -m stages.report`.
+each variant in train.variants (and train.transfer_variants); writes metrics/leaderboard.md,
+metrics/test_accuracy.json, metrics/test_error.json, metrics/cards/<name>.md,
+plots/training_curves.{csv,png}, plots/leaderboard.png and plots/per_class_f1.png.
+Run alone: `python -m stages.report` (or `dvc repro report`).
 """
 
 import json
@@ -11,214 +12,66 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")  # no display on CI or servers
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from stages.cards import model_card, most_confused, prepared_data_version  # noqa: E402
-from stages.config import atomic_write_bytes, load_params, save_figure, variant_spec  # noqa: E402
+from mnist_zoo import config, runtime
+from mnist_zoo.cards import model_card, most_confused, prepared_data_version
+from mnist_zoo.figures import save_figure
+from mnist_zoo.files import atomic_write_bytes
+from mnist_zoo.leaderboard import (
+    error_percentages,
+    leaderboard,
+    leaderboard_markdown,
+    plot_curves,
+    plot_leaderboard,
+    plot_per_class_f1,
+    read_curves,
+    short_labels,
+)
+from mnist_zoo.params import catalogue, load_params, variant_spec
 
 log = logging.getLogger("report")
 
-EVALUATION_DIR = Path("metrics/evaluation")
-TRAINING_DIR = Path("metrics/training")
-CONFUSION_DIR = Path("plots/confusion")
-CARDS_DIR = Path("metrics/cards")
-COLUMNS = {  # leaderboard column -> header
-    "variant": "Variant", "accuracy": "Test accuracy", "f1_macro": "Macro F1",
-    "reported_accuracy": "Post reported", "parameters": "Parameters",
-    "training_seconds": "Training s", "epochs_run": "Epochs", "images_per_second": "Images/s",
-}
+
+def write_json_in_order(path: Path, data: dict[str, Any]) -> None:
+    """One number per variant, in params.yaml's order (not sorted): the columns of `dvc exp show`."""
+    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
-def leaderboard(evaluations: dict[str, dict[str, Any]], reported: dict[str, float | None]) -> pd.DataFrame:
-    """One row per variant, best test accuracy first (ties keep train.variants order)."""
-    rows = [{"variant": name, **{key: evaluation.get(key) for key in COLUMNS if key != "variant"},
-             "reported_accuracy": reported.get(name)} for name, evaluation in evaluations.items()]
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    return table.sort_values("accuracy", ascending=False, kind="stable").reset_index(drop=True)
-
-
-def short_labels(names: list[str], short_names: dict[str, str]) -> dict[str, str]:
-    """Each variant's key in metrics/test_error.json: its report.short_names label, else its name."""
-    labels = {name: short_names.get(name, name) for name in names}
-    for name, label in labels.items():
-        others = [other for other, other_label in labels.items() if other_label == label and other != name]
-        if others:
-            raise ValueError(f"params.yaml: report.short_names gives {name} the label {label!r}, which {others[0]} "
-                             "already has (as its label or its name); give each variant a label of its own.")
-    return labels
-
-
-def error_percentages(accuracies: dict[str, float], labels: dict[str, str]) -> dict[str, float]:
-    """Test error in percent (100 - accuracy), two decimals, keyed by label: at most four characters
-    a column (0.43, 2.79, 12.5 with `--precision 3`), so eight variants, the experiment names and two
-    changed params fit `dvc exp show` in 120 columns, where five-character accuracies (99.57) do not."""
-    return {labels[name]: round(100 * (1 - accuracy), 2) for name, accuracy in accuracies.items()}
-
-
-def leaderboard_markdown(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (pull-request comments render it)."""
-    def cell(key: str, value: Any) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return "-"
-        if key in ("accuracy", "reported_accuracy"):
-            return f"{value:.2%}"
-        if key == "f1_macro":
-            return f"{value:.4f}"
-        if key in ("parameters", "images_per_second"):
-            return f"{value:,.0f}"
-        if key == "training_seconds":
-            return f"{value:.0f}"
-        return str(value)
-
-    lines = ["| " + " | ".join(COLUMNS.values()) + " |",
-             "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|"]
-    for row in table.to_dict("records"):
-        lines.append("| " + " | ".join(cell(key, row[key]) for key in COLUMNS) + " |")
-    return "# Leaderboard (MNIST test set)\n\n" + "\n".join(lines) + "\n"
-
-
-def read_curves(training_dir: Path, names: list[str]) -> pd.DataFrame:
-    """Long table of DVCLive's per-epoch TSVs: variant, split, epoch, loss, accuracy."""
-    frames = []
-    for name in names:
-        for split, label in (("train", "train"), ("eval", "validation")):
-            columns = {}
-            for metric in ("loss", "accuracy"):
-                tsv = pd.read_csv(training_dir / name / "plots" / "metrics" / split / f"{metric}.tsv", sep="\t")
-                columns[metric] = tsv[metric].to_numpy()
-                columns["epoch"] = tsv["step"].to_numpy() + 1
-            frames.append(pd.DataFrame({"variant": name, "split": label, **columns}))
-    return pd.concat(frames, ignore_index=True)[["variant", "split", "epoch", "loss", "accuracy"]]
-
-
-def label_log_axis(axis: matplotlib.axis.Axis) -> None:
-    """Label 1-2-5 steps in plain numbers, so a range inside one decade still has labels."""
-    axis.set_minor_locator(ticker.LogLocator(subs=(2.0, 5.0)))
-    axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-    axis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
-
-
-def plot_curves(curves: pd.DataFrame) -> plt.Figure:
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(13, 5))
-    colours = plt.get_cmap("tab10")
-    for index, (name, group) in enumerate(curves.groupby("variant", sort=False)):
-        for split, style in (("train", "-"), ("validation", "--")):
-            part = group[group["split"] == split]
-            label = name if split == "train" else None
-            # Markers keep a one-epoch run visible.
-            loss_axes.plot(part["epoch"], part["loss"], style, marker=".", color=colours(index % 10), label=label)
-            accuracy_axes.plot(part["epoch"], part["accuracy"], style, marker=".", color=colours(index % 10))
-    loss_axes.set(xlabel="Epoch", ylabel="Cross-entropy loss (log scale)", yscale="log", title="Loss")
-    accuracy_axes.set(xlabel="Epoch", ylabel="Accuracy", title="Accuracy",
-                      ylim=(max(0.0, curves["accuracy"].min() - 0.005), 1.0))
-    for axes in (loss_axes, accuracy_axes):
-        axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-        axes.grid(alpha=0.3)
-    label_log_axis(loss_axes.yaxis)
-    loss_axes.legend(title="solid: train, dashed: validation", fontsize=8)
-    figure.suptitle("Training curves of every variant")
-    figure.tight_layout()
-    return figure
-
-
-def plot_leaderboard(table: pd.DataFrame) -> plt.Figure:
-    """Test accuracy against training time; marker area grows with the parameter count."""
-    figure, axes = plt.subplots(figsize=(9, 6))
-    sizes = 30 + 400 * np.sqrt(table["parameters"] / table["parameters"].max())
-    axes.scatter(table["training_seconds"], table["accuracy"], s=sizes, alpha=0.6)
-    labels = [
-        axes.annotate(f"{row['variant']} ({row['parameters']:,} params)",
-                      (row["training_seconds"], row["accuracy"]), textcoords="offset points",
-                      xytext=(8, 4), fontsize=8)
-        for row in table.sort_values("accuracy", ascending=False).to_dict("records")
-    ]
-    axes.set(xscale="log", xlabel="Training time (s, log scale)", ylabel="Test accuracy",
-             title="Accuracy against training time (marker area ~ parameters)")
-    label_log_axis(axes.xaxis)
-    axes.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0))
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    separate_labels(figure, labels)
-    return figure
-
-
-def separate_labels(figure: plt.Figure, labels: list) -> None:
-    """Nudge each label (ordered top to bottom) down until it overlaps none placed before it: two
-    variants of similar accuracy and time otherwise print their names over each other."""
-    renderer = figure.canvas.get_renderer()
-    placed = []
-    for label in labels:
-        box = label.get_window_extent(renderer)
-        while any(box.overlaps(other) for other in placed):
-            x_offset, y_offset = label.xyann
-            label.xyann = (x_offset, y_offset - 4)
-            box = label.get_window_extent(renderer)
-        placed.append(box)
-
-
-def plot_per_class_f1(evaluations: dict[str, dict[str, Any]]) -> plt.Figure:
-    """Variants x digits heat map of F1: which digits each model gets wrong."""
-    names = list(evaluations)
-    f1 = np.array([[evaluations[name]["per_class"][str(digit)]["f1"] for digit in range(10)]
-                   for name in names])
-    figure, axes = plt.subplots(figsize=(10, 0.55 * len(names) + 1.8))
-    image = axes.imshow(f1, cmap="RdYlGn", vmin=max(0.0, min(0.95, f1.min())), vmax=1.0, aspect="auto")
-    for row in range(len(names)):
-        for digit in range(10):
-            axes.text(digit, row, f"{f1[row, digit]:.3f}", ha="center", va="center", fontsize=8)
-    axes.set(xticks=range(10), yticks=range(len(names)), yticklabels=names, xlabel="Digit",
-             title="Per-class F1 on the test set")
-    figure.colorbar(image, ax=axes, label="F1")
-    figure.tight_layout()
-    return figure
-
-
-def write_cards(names: list[str], params: dict[str, Any], evaluations: dict[str, dict[str, Any]],
-                training_dir: Path, confusion_dir: Path, cards_dir: Path) -> None:
-    data_version = prepared_data_version()
-    for name in names:
-        training = json.loads((training_dir / name / "metrics.json").read_text())
-        card = model_card(name, variant_spec(params, name), evaluations[name], training,
-                          most_confused(confusion_dir / f"{name}.csv"), data_version)
-        atomic_write_bytes(cards_dir / f"{name}.md", card.encode())
-
-
-def main(evaluation_dir: Path = EVALUATION_DIR, training_dir: Path = TRAINING_DIR,
-         confusion_dir: Path = CONFUSION_DIR, cards_dir: Path = CARDS_DIR) -> pd.DataFrame:
+def main(evaluation_dir: Path = config.EVALUATION_DIR, training_dir: Path = config.TRAINING_METRICS_DIR,
+         confusion_dir: Path = config.CONFUSION_DIR, cards_dir: Path = config.CARDS_DIR) -> pd.DataFrame:
     params = load_params()
-    transfer_names = list(params["train"].get("transfer_variants") or {})
-    names = list(params["train"]["variants"]) + transfer_names
-    reported = {name: variant_spec(params, name).get("reported_accuracy") for name in names}
+    names = list(catalogue(params))
+    specs = {name: variant_spec(params, name) for name in names}
     labels = short_labels(names, params["report"].get("short_names") or {})
     evaluations = {name: json.loads((evaluation_dir / f"{name}.json").read_text()) for name in names}
 
-    table = leaderboard(evaluations, reported)
-    atomic_write_bytes(Path("metrics/leaderboard.md"), leaderboard_markdown(table).encode())
-    # One number per variant under its own name, in train.variants order (not sorted): the columns
-    # of the README's `dvc exp show` form.
+    table = leaderboard(evaluations, {name: spec.get("reported_accuracy") for name, spec in specs.items()})
+    atomic_write_bytes(config.LEADERBOARD_PATH, leaderboard_markdown(table).encode())
     accuracies = {name: evaluations[name]["accuracy"] for name in names}
-    atomic_write_bytes(Path("metrics/test_accuracy.json"), (json.dumps(accuracies, indent=2) + "\n").encode())
-    errors = error_percentages(accuracies, labels)
-    atomic_write_bytes(Path("metrics/test_error.json"), (json.dumps(errors, indent=2) + "\n").encode())
-    write_cards(names, params, evaluations, training_dir, confusion_dir, cards_dir)
+    write_json_in_order(config.TEST_ACCURACY_PATH, accuracies)
+    write_json_in_order(config.TEST_ERROR_PATH, error_percentages(accuracies, labels))
+
+    data_version = prepared_data_version()
+    for name in names:
+        training = json.loads((training_dir / name / "metrics.json").read_text())
+        card = model_card(name, specs[name], evaluations[name], training,
+                          most_confused(confusion_dir / f"{name}.csv"), data_version)
+        atomic_write_bytes(cards_dir / f"{name}.md", card.encode())
+
     curves = read_curves(training_dir, names)
-    atomic_write_bytes(Path("plots/training_curves.csv"), curves.to_csv(index=False).encode())
-    save_figure(plot_curves(curves), Path("plots/training_curves.png"))
-    save_figure(plot_leaderboard(table), Path("plots/leaderboard.png"))
-    save_figure(plot_per_class_f1(evaluations), Path("plots/per_class_f1.png"))
+    atomic_write_bytes(config.PLOTS_DIR / "training_curves.csv", curves.to_csv(index=False).encode())
+    save_figure(plot_curves(curves), config.PLOTS_DIR / "training_curves.png")
+    save_figure(plot_leaderboard(table), config.PLOTS_DIR / "leaderboard.png")
+    save_figure(plot_per_class_f1(evaluations), config.PLOTS_DIR / "per_class_f1.png")
     best = table.iloc[0]
-    log.info("%d variants; best %s at %.2f%%; wrote metrics/leaderboard.md, test_accuracy.json, test_error.json, "
-             "a model card each in metrics/cards/ and 4 plots",
-             len(table), best["variant"], 100 * best["accuracy"])
+    log.info("%d variants; best %s at %.2f%%; wrote %s, %s, %s, a model card each in %s and 4 plots",
+             len(table), best["variant"], 100 * best["accuracy"], config.LEADERBOARD_PATH,
+             config.TEST_ACCURACY_PATH, config.TEST_ERROR_PATH, cards_dir)
     return table
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    runtime.start()
     main()

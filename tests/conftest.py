@@ -81,7 +81,7 @@ def update_params(path: Path, updates: dict) -> None:
 
 
 def spy_on_fit(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[dict[str, Any]]:
-    """Make `module.fit` (stages.train's, or the name a stage imported it as) record the arguments
+    """Make `module.fit` (mnist_zoo.training's, or the name a module imported it as) record the arguments
     of each call by parameter name, then fit as before; return the list it appends to."""
     calls, original_fit = [], module.fit
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 # The server checks signatures only after this many unauthenticated calls: exactly the set-up
 # below (create a user, give it S3 rights, create its access key, create the bucket).

@@ -11,15 +11,16 @@ import keras
 import numpy as np
 import pytest
 
-from stages import train
+from mnist_zoo.dataset import load_split
 from tests.conftest import PROJECT_ROOT
 
 TRAIN_AND_PREDICT = """
 import keras, numpy as np
+from mnist_zoo.dataset import load_split
 from stages import train
 summary = train.main("flagship")
 model = keras.saving.load_model("data/models/flagship.keras")
-images, _ = train.load_split(train.PREPARED_DIR / "validation.npz")
+images, _ = load_split(train.config.PREPARED_DIR / "validation.npz")
 np.save("predictions.npy", model.predict(images, verbose=0))
 print("backend", keras.backend.backend(), summary["epochs_run"])
 """
@@ -37,6 +38,6 @@ def test_flagship_trains_on_every_installed_backend(backend: str, module: str, t
     trained_there = np.load(tiny_project / "predictions.npy")
     assert trained_there.shape == (60, 10)
     # The .keras file is backend-neutral: this process (TensorFlow) reproduces its predictions.
-    images, _ = train.load_split(Path("data/prepared/validation.npz"))
+    images, _ = load_split(Path("data/prepared/validation.npz"))
     here = keras.saving.load_model("data/models/flagship.keras").predict(images, verbose=0)
     np.testing.assert_allclose(here, trained_there, atol=1e-4)

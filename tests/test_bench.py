@@ -37,17 +37,17 @@ def test_speed_row_ratio_throughput_and_arithmetic_rate():
 
 
 def test_training_arithmetic_counts_every_conv_and_dense_multiply_add():
-    from bench import worker
-    from stages.config import load_params, variant_spec
-    from stages.models import build_model
+    from bench import measure
+    from mnist_zoo.models import build_model
+    from mnist_zoo.params import load_params, variant_spec
 
     params = load_params(PROJECT_ROOT / "params.yaml")
     lenet5_forward = 2 * (24 * 24 * 6 * 5 * 5 * 1      # conv 6@5x5 on 28x28 -> 24x24
                           + 8 * 8 * 16 * 5 * 5 * 6     # conv 16@5x5 on 12x12 -> 8x8
                           + 256 * 120 + 120 * 84 + 84 * 10)
     mlp_forward = 2 * (784 * 500 + 500 * 500 + 500 * 500 + 500 * 10)
-    assert worker.training_flops_per_image(build_model(variant_spec(params, "lenet5"))) == 3 * lenet5_forward
-    assert worker.training_flops_per_image(build_model(variant_spec(params, "mlp_tanh"))) == 3 * mlp_forward
+    assert measure.training_flops_per_image(build_model(variant_spec(params, "lenet5"))) == 3 * lenet5_forward
+    assert measure.training_flops_per_image(build_model(variant_spec(params, "mlp_tanh"))) == 3 * mlp_forward
 
 
 def test_benchmark_runs_every_path_on_the_backends_they_ask_for(tiny_project: Path, monkeypatch):

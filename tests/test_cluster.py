@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import pytest
 
+from mnist_zoo.cluster import Cluster, cluster_from_environment
 from stages import train
-from stages.cluster import Cluster, cluster_from_environment
 from tests.conftest import PROJECT_ROOT, update_params, write_prepared
 
 # Everything a run writes; a process other than 0 must leave all of it absent.
@@ -99,9 +99,9 @@ def test_two_processes_train_one_model_and_only_process_0_writes(tmp_path: Path)
     # The same global batches, so the same model to float rounding; a process that trained on its
     # own share without the other would end elsewhere.
     together, single, own_share = weights(hosts[0]), weights(alone), weights(half)
-    for one, two in zip(together, single):
+    for one, two in zip(together, single, strict=True):
         np.testing.assert_allclose(one, two, atol=1e-5)
-    assert max(float(np.abs(one - two).max()) for one, two in zip(together, own_share)) > 1e-3
+    assert max(float(np.abs(one - two).max()) for one, two in zip(together, own_share, strict=True)) > 1e-3
 
 
 @pytest.mark.parametrize("present", [0, 1], ids=["coordinator-alone", "coordinator-missing"])

@@ -11,11 +11,23 @@ import keras
 import numpy as np
 import pytest
 
+from mnist_zoo import config, training
+from mnist_zoo.dataset import load_split
+from mnist_zoo.devices import (
+    Devices,
+    Plan,
+    accelerator_required,
+    check_accelerator,
+    choose_plan,
+    cpu_facts,
+    describe_machine,
+    plan_for,
+    split_evenly,
+)
+from mnist_zoo.kernels import training_clone
+from mnist_zoo.models import build_model
+from mnist_zoo.params import load_params, variant_spec
 from stages import train
-from stages.config import load_params, variant_spec
-from stages.devices import (Devices, Plan, accelerator_required, check_accelerator, choose_plan,
-                            cpu_facts, describe_machine, plan_for, split_evenly)
-from stages.models import build_model, training_clone
 from tests.conftest import PROJECT_ROOT, spy_on_fit, update_params
 
 
@@ -72,13 +84,13 @@ def test_mixed_precision_copy_computes_in_bfloat16_but_keeps_float32_weights_and
 
 def test_stage_trains_in_mixed_precision_and_saves_a_float32_model(tiny_project: Path, monkeypatch):
     update_params(tiny_project / "params.yaml", {"model.precision": "mixed_bfloat16", "model.epochs": 5})
-    calls = spy_on_fit(monkeypatch, train)
+    calls = spy_on_fit(monkeypatch, training)
     summary = train.main("flagship")
     # The model fitted computes in bfloat16 (layer 2: the first conv, after rescale and shift).
     assert [call["model"].layers[2].dtype_policy.name for call in calls] == ["mixed_bfloat16"]
     saved = keras.saving.load_model("data/models/flagship.keras")
     assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
-    images, labels = train.load_split(Path("data/prepared/validation.npz"))
+    images, labels = load_split(Path("data/prepared/validation.npz"))
     accuracy = np.mean(saved.predict(images, verbose=0).argmax(axis=1) == labels)
     # The weights came back from the bfloat16 copy: in float32 the saved model scores what the copy
     # scored at its best epoch, give or take an image that rounding tips over.
@@ -90,20 +102,20 @@ def test_stage_trains_in_mixed_precision_and_saves_a_float32_model(tiny_project:
 def test_more_steps_per_execution_trains_the_same_model(tiny_project: Path):
     """Accelerators run 32 steps per call; on the same hardware that must not change the maths."""
     spec = variant_spec(load_params(), "chollet")
-    data = [train.load_split(Path(f"data/prepared/{split}.npz")) for split in ("train", "validation")]
+    data = [load_split(Path(f"data/prepared/{split}.npz")) for split in ("train", "validation")]
     weights = []
     for steps in (1, 4):
         plan = Plan("tensorflow", "cpu", 1, "float32", cpu_xla_kernels=False, steps_per_execution=steps,
                     batch_size=spec["batch_size"])
-        train.seed_everything(42)
-        model, summary = train.train(spec, *data, 3, [], plan)
+        training.seed_everything(42)
+        model, summary = training.train(spec, *data, 3, [], plan)
         assert model.steps_per_execution == steps  # this plan trains the built model itself
         weights.append(model.get_weights())
-    for one, four in zip(*weights):
+    for one, four in zip(*weights, strict=True):
         np.testing.assert_allclose(four, one, atol=1e-6)
 
 
-# Trains a variant through stages.train.main in a process whose CPU is split into `devices`
+# Trains a variant through the train stage's main in a process whose CPU is split into `devices`
 # devices, recording how many devices the variables of the model being fitted live on.
 ON_SPLIT_CPU = """
 import json, logging, os, sys
@@ -114,19 +126,20 @@ if os.environ["KERAS_BACKEND"] == "tensorflow" and devices > 1:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
 import keras
+from mnist_zoo import config, training
 from stages import train
 replicas = []
-original_fit = train.fit
+original_fit = training.fit
 def recording_fit(model, *args, **kwargs):
     if keras.backend.backend() == "jax":
         replicas.append(len(model.trainable_variables[0].value.sharding.device_set))
     else:
         replicas.append(model.distribute_strategy.num_replicas_in_sync)
-    # A distributed fit runs Keras' own epoch loop (stages/epochs.py), so one device does too here:
+    # A distributed fit runs Keras' own epoch loop (mnist_zoo/epochs.py), so one device does too here:
     # the comparison is of the data parallelism alone (tests/test_epochs.py compares the loops).
     return original_fit(model, *args, **{**kwargs, "loop": "keras"})
-train.fit = recording_fit
-train.main(variant, models_dir=train.MODELS_DIR / str(devices), metrics_dir=train.TRAINING_METRICS_DIR / str(devices))
+training.fit = recording_fit
+train.main(variant, models_dir=config.MODELS_DIR / str(devices), metrics_dir=config.TRAINING_METRICS_DIR / str(devices))
 print(json.dumps(replicas))
 """
 
@@ -151,14 +164,14 @@ def test_data_parallel_on_two_virtual_devices_matches_one_device(tiny_project: P
     batch = variant_spec(load_params(), variant)["batch_size"]
     assert f"on 2 x cpu ({cpu_facts()[0]}), data-parallel, global batch {batch} = 2 x {batch // 2}" in log_two
     assert "data-parallel" not in log_one
-    metrics = [json.loads((train.TRAINING_METRICS_DIR / str(devices) / variant / "metrics.json").read_text())
+    metrics = [json.loads((config.TRAINING_METRICS_DIR / str(devices) / variant / "metrics.json").read_text())
                for devices in (1, 2)]
     for split in ("train", "eval"):
         for name in ("loss", "accuracy"):
             assert metrics[1][split][name] == pytest.approx(metrics[0][split][name], abs=1e-4)
-    weights = [keras.saving.load_model(train.MODELS_DIR / str(devices) / f"{variant}.keras").get_weights()
+    weights = [keras.saving.load_model(config.MODELS_DIR / str(devices) / f"{variant}.keras").get_weights()
                for devices in (1, 2)]
-    for one_device, two_devices in zip(*weights):
+    for one_device, two_devices in zip(*weights, strict=True):
         np.testing.assert_allclose(two_devices, one_device, atol=1e-4)
 
 
@@ -221,30 +234,68 @@ def test_a_run_that_requires_an_accelerator_stops_on_this_cpu_before_reading_dat
     assert not Path("data/models").exists() and not Path("metrics").exists()
 
 
-def test_every_stage_shares_the_accelerator_memory_before_any_backend_starts():
-    """Importing any stage sets TensorFlow's memory growth and turns off JAX's preallocation before
-    either library is imported; a value the user set is kept."""
-    probe = ("import json, os, sys; import stages.train; "
-             "print(json.dumps({name: os.environ.get(name) for name in "
-             "('TF_FORCE_GPU_ALLOW_GROWTH', 'XLA_PYTHON_CLIENT_PREALLOCATE')}))")
-    order = ("import sys, stages; print(json.dumps(['tensorflow' in sys.modules, 'jax' in sys.modules, "
-             "'keras' in sys.modules]))")
-    environment = {key: value for key, value in os.environ.items()
-                   if key not in ("TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_PREALLOCATE")}
-    environment["PYTHONPATH"] = str(PROJECT_ROOT)
+# Runs a stage's `__main__` until the first import of a Keras backend, then prints the environment
+# that backend would start with, and stops: what runtime.start set by then is all that counts.
+UNTIL_FIRST_BACKEND_IMPORT = """
+import json, os, runpy, sys
+class Stop(Exception): pass
+watched = sys.argv[2:]
+def hook(event, arguments):
+    if event == "import" and arguments[0] in ("keras", "tensorflow", "jax"):
+        print(json.dumps({"module": arguments[0], **{name: os.environ.get(name) for name in watched}}))
+        raise Stop
+sys.addaudithook(hook)
+module, sys.argv = sys.argv[1], [sys.argv[1], *json.loads(os.environ["STAGE_ARGUMENTS"])]
+try:
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+except Stop:
+    pass
+"""
+WATCHED = ("TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_PREALLOCATE", "KERAS_BACKEND", "MPLBACKEND")
 
-    def python(code: str, **extra: str) -> object:
-        result = subprocess.run([sys.executable, "-c", code], env={**environment, **extra},
-                                capture_output=True, text=True, check=True)
-        return json.loads(result.stdout.strip().splitlines()[-1])
 
-    assert python(probe) == {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
-    assert python("import json; " + order) == [False, False, False]  # set before any backend is imported
-    assert python(probe, XLA_PYTHON_CLIENT_PREALLOCATE="true")["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+@pytest.mark.parametrize("stage, arguments, backend", [
+    ("stages.train", ["lenet5"], "jax"), ("stages.train", ["chollet"], "tensorflow"),
+    ("stages.evaluate", ["lenet5"], None), ("stages.export", ["mlp_relu"], "tensorflow"),
+    ("mnist_zoo.predict", ["digit.png"], None)])
+def test_each_entry_point_starts_the_runtime_before_any_backend_is_imported(in_tmp_project: Path, stage,
+                                                                            arguments, backend):
+    """The accelerator's memory made shareable (several stage processes may train on one GPU at once)
+    and the variant's Keras backend chosen, by one call at start-up, before Keras is imported."""
+    environment = {key: value for key, value in os.environ.items() if key not in WATCHED}
+    environment.update(PYTHONPATH=str(PROJECT_ROOT), STAGE_ARGUMENTS=json.dumps(arguments))
+    (in_tmp_project / "data/models").mkdir(parents=True)
+    (in_tmp_project / "data/models/flagship.keras").touch()  # predict checks that the model is there
+    result = subprocess.run([sys.executable, "-c", UNTIL_FIRST_BACKEND_IMPORT, stage, *WATCHED], env=environment,
+                            cwd=in_tmp_project, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"module": seen["module"], "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                    "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "KERAS_BACKEND": backend, "MPLBACKEND": "Agg"}
+    # A value the user set is kept.
+    environment.update(XLA_PYTHON_CLIENT_PREALLOCATE="true", KERAS_BACKEND="torch")
+    result = subprocess.run([sys.executable, "-c", UNTIL_FIRST_BACKEND_IMPORT, stage, *WATCHED], env=environment,
+                            cwd=in_tmp_project, capture_output=True, text=True)
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (seen["XLA_PYTHON_CLIENT_PREALLOCATE"], seen["KERAS_BACKEND"]) == ("true", "torch")
+
+
+def test_importing_the_code_changes_nothing():
+    """No environment change and no backend as a side effect of `import`: only runtime.start acts."""
+    modules = sorted({f"mnist_zoo.{path.stem}" for path in (PROJECT_ROOT / "mnist_zoo").glob("*.py")}
+                     | {f"stages.{path.stem}" for path in (PROJECT_ROOT / "stages").glob("*.py")})
+    code = ("import importlib, json, os, sys; before = dict(os.environ)\n"
+            f"for name in {modules!r}: importlib.import_module(name)\n"
+            "print(json.dumps({key: value for key, value in os.environ.items() if before.get(key) != value}))")
+    environment = {key: value for key, value in os.environ.items() if key not in WATCHED}
+    result = subprocess.run([sys.executable, "-c", code], env={**environment, "PYTHONPATH": str(PROJECT_ROOT)},
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {}
 
 
 def test_share_accelerator_memory_keeps_what_the_user_set():
-    from stages import share_accelerator_memory
+    from mnist_zoo.runtime import share_accelerator_memory
 
     environ = {"XLA_PYTHON_CLIENT_PREALLOCATE": "true"}
     assert share_accelerator_memory(environ) == {"TF_FORCE_GPU_ALLOW_GROWTH": "true",

@@ -1,4 +1,4 @@
-"""stages/epochs.py: the compiled epoch loop trains as Keras' own loop does (JAX: the same
+"""mnist_zoo/epochs.py: the compiled epoch loop trains as Keras' own loop does (JAX: the same
 weights and curves, with dropout, a short last batch, weight averaging and early stopping;
 TensorFlow: every image once an epoch, in a seeded order that changes each epoch)."""
 
@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from stages import epochs
+from mnist_zoo import epochs
 from tests.conftest import PROJECT_ROOT
 
 # Run under JAX in a process of its own (the backend is fixed when Keras is imported): both loops
@@ -19,9 +19,9 @@ from tests.conftest import PROJECT_ROOT
 JAX_BOTH_LOOPS = """
 import json, sys
 import keras, numpy as np
-from stages.devices import choose_plan
-from stages.models import build_model
-from stages.train import fit, seed_everything
+from mnist_zoo.devices import choose_plan
+from mnist_zoo.models import build_model
+from mnist_zoo.training import fit, seed_everything
 
 spec = {"family": "convnet", "conv_layers": [{"filters": 4, "kernel_size": 3, "pool": True}],
         "dense_layers": [{"units": 16, "dropout": 0.25}], "activation": "relu",
@@ -68,7 +68,7 @@ def test_jax_epoch_scan_trains_as_keras_own_loop_does(both_loops: dict):
     assert keras_loop["summary"]["epochs_run"] < 6  # early stopping did stop it (random labels)
     for key, curve in keras_loop["history"].items():  # train and validation curves, every epoch
         np.testing.assert_allclose(compiled["history"][key], curve, rtol=1e-5, err_msg=key)
-    for one, two in zip(keras_loop["weights"], compiled["weights"]):  # the best epoch's averaged weights
+    for one, two in zip(keras_loop["weights"], compiled["weights"], strict=True):  # the best epoch's averaged weights
         np.testing.assert_allclose(np.array(one), np.array(two), atol=1e-6)
     # Keras' loop returns to Python after each of the 10 steps of an epoch; the scan once an epoch.
     assert keras_loop["calls"] == 10 * keras_loop["summary"]["epochs_run"]
@@ -82,9 +82,9 @@ def test_jax_epoch_scan_accumulates_gradients_as_keras_own_loop_does(both_loops:
     runs = run_jax("keras", "compiled", optimizer_options={"gradient_accumulation_steps": 2})
     keras_loop, compiled = runs["keras"], runs["compiled"]
     assert compiled["summary"] == keras_loop["summary"]
-    for one, two in zip(keras_loop["weights"], compiled["weights"]):
+    for one, two in zip(keras_loop["weights"], compiled["weights"], strict=True):
         np.testing.assert_allclose(np.array(one), np.array(two), atol=1e-6)
-    assert not all(np.allclose(one, two) for one, two in zip(plain["weights"], compiled["weights"]))  # it did
+    assert not all(np.allclose(one, two) for one, two in zip(plain["weights"], compiled["weights"], strict=True))  # it did
 
 
 def test_jax_epoch_scan_is_deterministic(both_loops: dict):
@@ -110,7 +110,7 @@ def test_tensorflow_pipeline_shows_every_image_once_an_epoch_in_a_new_seeded_ord
     assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
     again = batches_of(epochs.repeating_dataset(images, labels, 32, seed=5), 3 * steps)
     other = batches_of(epochs.repeating_dataset(images, labels, 32, seed=6), steps)
-    assert all(np.array_equal(one, two) for one, two in zip(batches, again))
+    assert all(np.array_equal(one, two) for one, two in zip(batches, again, strict=True))
     assert not np.array_equal(np.concatenate(other), orders[0])
     images_seen = next(iter(epochs.repeating_dataset(images, labels, 32, seed=5)))[0].numpy()
     np.testing.assert_array_equal(images_seen[:, 0, 0, 0], batches[0])  # images stay with their labels

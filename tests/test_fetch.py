@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stages import fetch
+from mnist_zoo import download as fetch
 from tests.conftest import write_mnist_gz
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stages import gate
+from mnist_zoo import gate
 from tests.conftest import run
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from stages import report
+from mnist_zoo import leaderboard
 from tests.conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -144,7 +144,7 @@ def test_readme_compare_command_keeps_exactly_the_default_variants():
     """Its columns are the default variants' short labels; the same accuracies under their full
     names (metrics/test_accuracy.json, for the gate) are dropped."""
     command = readme_compare_command()
-    labels = report.short_labels(list(PARAMS["train"]["variants"]), PARAMS["report"]["short_names"])
+    labels = leaderboard.short_labels(list(PARAMS["train"]["variants"]), PARAMS["report"]["short_names"])
     assert command[command.index("--keep") + 1] == f"^({'|'.join(labels.values())})$"
     assert command[command.index("--drop") + 1].endswith(f"|^({'|'.join(labels)})$")
 
@@ -155,12 +155,12 @@ def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(tm
     collapsed to '…' at the width the README states, at most 120 columns."""
     dvc = str(Path(sys.executable).with_name("dvc"))
     names = list(PARAMS["train"]["variants"])
-    labels = report.short_labels(names, PARAMS["report"]["short_names"])
+    labels = leaderboard.short_labels(names, PARAMS["report"]["short_names"])
 
     def write_metrics(accuracies: dict[str, float]) -> None:
         (tmp_path / "metrics/evaluation").mkdir(parents=True, exist_ok=True)
         (tmp_path / "metrics/test_accuracy.json").write_text(json.dumps(accuracies))
-        (tmp_path / "metrics/test_error.json").write_text(json.dumps(report.error_percentages(accuracies, labels)))
+        (tmp_path / "metrics/test_error.json").write_text(json.dumps(leaderboard.error_percentages(accuracies, labels)))
         for name, accuracy in accuracies.items():
             per_class = {str(digit): {"precision": accuracy, "recall": accuracy, "f1": accuracy, "support": 1000}
                          for digit in range(10)}

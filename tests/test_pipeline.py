@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (TINY_PROFILE, TINY_VARIANTS, copy_project, dvc, experiments_in, run, stages_run,
-                            update_params)
+from tests.conftest import (
+    TINY_PROFILE,
+    TINY_VARIANTS,
+    copy_project,
+    dvc,
+    experiments_in,
+    run,
+    stages_run,
+    update_params,
+)
 
 MNIST_MIRROR = os.environ.get("MNIST_MIRROR")
 pytestmark = pytest.mark.skipif(
@@ -89,7 +97,7 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     # The regression gate passes within a threshold and fails when the drop crosses it.
     accuracy = {side: flagship["accuracy"][side] for side in ("old", "new")}
     assert accuracy["old"] != accuracy["new"]
-    gate = [sys.executable, "-m", "stages.gate"]
+    gate = [sys.executable, "-m", "mnist_zoo.gate"]
     run(gate + ["--rev", "HEAD", "--max-drop", "1.0"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "filters=8"], repo)
@@ -111,8 +119,32 @@ def test_changing_one_recipe_reruns_only_that_variant(repo: Path):
     assert stages_run(output) == {"train@lenet5", "evaluate@lenet5", "export@lenet5", "report"}
 
 
+def stale_after_editing(repo: Path, path: str, function: str) -> set[str]:
+    """The stages `dvc status` calls changed once `function` in `path` gains a line; then undone."""
+    module = repo / path
+    source = module.read_text()
+    assert f"def {function}(" in source
+    module.write_text(source.replace(f"def {function}(", f"# edited\ndef {function}(", 1))
+    try:
+        status = json.loads(dvc(repo, "status", "--json") or "{}")
+    finally:
+        module.write_text(source)
+    return set(status)
+
+
+def test_a_code_edit_makes_stale_only_the_stages_whose_outputs_it_shapes(repo: Path):
+    report_only = {"report"}
+    assert stale_after_editing(repo, "mnist_zoo/leaderboard.py", "plot_leaderboard") == report_only
+    assert stale_after_editing(repo, "mnist_zoo/cards.py", "model_card") == report_only
+    assert stale_after_editing(repo, "mnist_zoo/predict.py", "table") == set()  # a CLI's printing
+    assert stale_after_editing(repo, "mnist_zoo/figures.py", "save_figure") == report_only | {
+        f"evaluate@{name}" for name in VARIANTS}
+    assert stale_after_editing(repo, "mnist_zoo/training.py", "fit") == {f"train@{name}" for name in VARIANTS}
+    assert dvc(repo, "status", "--json").strip() in ("{}", "")
+
+
 def test_editing_evaluation_code_retrains_nothing(repo: Path):
-    evaluate_module = repo / "stages" / "evaluate.py"
+    evaluate_module = repo / "mnist_zoo" / "evaluation.py"
     evaluate_module.write_text(evaluate_module.read_text() + "\n# an edit\n")
     output = dvc(repo, "repro")
     assert stages_run(output) == {f"evaluate@{name}" for name in VARIANTS} | {"report"}

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from stages import pr_comment
+from mnist_zoo import pr_comment
 
 DIFF = {
     "metrics/evaluation/flagship.json": {

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stages import predict
+from mnist_zoo import digits
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def stroke_digit(height: int = 300, width: int = 240, ink: int = 20, paper: int 
 
 
 def test_normalise_makes_an_mnist_digit():
-    digit = predict.normalise(stroke_digit().astype(np.float32))
+    digit = digits.normalise(stroke_digit().astype(np.float32))
     assert digit.shape == (28, 28) and digit.dtype == np.float32
     assert digit.max() == pytest.approx(255, abs=1) and digit[0].max() == 0  # light ink, dark background
     rows, columns = np.nonzero(digit > 0)
@@ -36,16 +36,16 @@ def test_normalise_makes_an_mnist_digit():
 
 
 def test_either_polarity_and_any_page_size_give_the_same_digit():
-    dark_on_light = predict.normalise(stroke_digit().astype(np.float32))
+    dark_on_light = digits.normalise(stroke_digit().astype(np.float32))
     page = np.full((500, 700), 255.0 - 235)  # a larger dark page, the digit light and elsewhere on it
     page[150:450, 400:640] = 255.0 - stroke_digit()
-    light_on_dark = predict.normalise(page)
+    light_on_dark = digits.normalise(page)
     assert np.abs(dark_on_light - light_on_dark).mean() < 2
 
 
 def test_a_blank_page_is_refused():
-    with pytest.raises(predict.ImageError, match="blank.png: no ink found"):
-        predict.normalise(np.full((50, 50), 250.0) + np.random.default_rng(0).normal(0, 3, (50, 50)), "blank.png")
+    with pytest.raises(digits.ImageError, match="blank.png: no ink found"):
+        digits.normalise(np.full((50, 50), 250.0) + np.random.default_rng(0).normal(0, 3, (50, 50)), "blank.png")
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Keras model saved as the flagship, and its ONNX export: predict's plumbing only."""
     import keras
 
-    from stages.export import for_inference
-    from stages.models import build_convnet
+    from mnist_zoo.models import build_convnet
+    from mnist_zoo.onnx_export import for_inference
 
     root = tmp_path_factory.mktemp("served")
     keras.utils.set_random_seed(0)
@@ -90,7 +90,7 @@ def write_inputs(directory: Path) -> dict[str, Path]:
 
 def run_predict(models: Path, *arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "stages.predict", *arguments, "--models-dir", str(models / "models"),
+        [sys.executable, "-m", "mnist_zoo.predict", *arguments, "--models-dir", str(models / "models"),
          "--export-dir", str(models / "export")],
         cwd=PROJECT_ROOT, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
 
@@ -125,6 +125,19 @@ def test_the_table_lists_the_top_three_per_model(models: Path, tmp_path: Path):
     assert row.split()[:2] == [str(paths["seven.jpg"]), "flagship"] and row.count("%") == 3
 
 
+def test_the_console_script_is_installed_and_runs_the_same_tool(models: Path, tmp_path: Path):
+    """`pip install -r requirements.txt` installs the package and its console scripts."""
+    paths = write_inputs(tmp_path / "inputs")
+    script = Path(sys.executable).with_name("mnist-predict")
+    arguments = [str(paths["seven.jpg"]), "--onnx", "--export-dir", str(models / "export")]
+    installed = subprocess.run([str(script), *arguments], cwd=tmp_path, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout == run_predict(models, *arguments).stdout
+    for tool in ("mnist-gate", "mnist-pr-comment"):
+        helped = subprocess.run([str(Path(sys.executable).with_name(tool)), "--help"], capture_output=True, text=True)
+        assert helped.returncode == 0 and helped.stdout.startswith("usage: " + tool), helped.stderr
+
+
 def test_an_unknown_model_is_refused_with_the_valid_ones(models: Path, tmp_path: Path):
     paths = write_inputs(tmp_path / "inputs")
     result = run_predict(models, str(paths["seven.jpg"]), "--model", "lenet7")
@@ -139,7 +152,7 @@ def test_all_lists_every_model_side_by_side(models: Path, tmp_path: Path):
         (models / directory / f"lenet5{suffix}").write_bytes((models / directory / f"flagship{suffix}").read_bytes())
     for flag in ([], ["--onnx"]):
         result = subprocess.run(
-            [sys.executable, "-m", "stages.predict", str(paths["seven.jpg"]), str(paths["seven.png"]), "--all",
+            [sys.executable, "-m", "mnist_zoo.predict", str(paths["seven.jpg"]), str(paths["seven.png"]), "--all",
              "--models-dir", str(models / "models"), "--export-dir", str(models / "export"), *flag],
             cwd=tmp_path, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)))
         assert result.returncode == 0, result.stderr
@@ -156,7 +169,7 @@ def test_onnx_serving_imports_neither_tensorflow_nor_keras(models: Path, tmp_pat
         "import runpy, sys\n"
         f"sys.argv = ['predict', {str(paths['seven.jpg'])!r}, '--onnx', '--json', "
         f"'--export-dir', {str(models / 'export')!r}]\n"
-        "try:\n    runpy.run_module('stages.predict', run_name='__main__')\n"
+        "try:\n    runpy.run_module('mnist_zoo.predict', run_name='__main__')\n"
         "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
         "print([name for name in ('tensorflow', 'keras', 'jax', 'torch') if name in sys.modules])\n")
     result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True)
@@ -169,8 +182,8 @@ def test_onnx_and_keras_agree_on_the_same_files(models: Path, tmp_path: Path):
     paths = write_inputs(tmp_path / "inputs")
     outputs = [json.loads(run_predict(models, str(paths["seven.png"]), str(paths["seven.npy"]), "--json",
                                       *flag).stdout) for flag in ([], ["--onnx"])]
-    for keras_record, onnx_record in zip(*outputs):
-        for keras_guess, onnx_guess in zip(keras_record["predictions"]["flagship"], onnx_record["predictions"]["flagship"]):
+    for keras_record, onnx_record in zip(*outputs, strict=True):
+        for keras_guess, onnx_guess in zip(keras_record["predictions"]["flagship"], onnx_record["predictions"]["flagship"], strict=True):
             assert keras_guess["digit"] == onnx_guess["digit"]
             assert keras_guess["probability"] == pytest.approx(onnx_guess["probability"], abs=1e-5)
 
@@ -179,10 +192,10 @@ MNIST_MIRROR = os.environ.get("MNIST_MIRROR")
 
 
 def real_split(name: str) -> tuple[np.ndarray, np.ndarray]:
-    from stages.preprocess import load_split
+    from mnist_zoo.prepare import decode_split
 
     mirror = Path(MNIST_MIRROR)
-    return load_split((mirror / f"{name}-images-idx3-ubyte.gz").read_bytes(),
+    return decode_split((mirror / f"{name}-images-idx3-ubyte.gz").read_bytes(),
                       (mirror / f"{name}-labels-idx1-ubyte.gz").read_bytes(), name)
 
 
@@ -201,10 +214,10 @@ def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
     of the model's on the same digits as evaluate feeds them."""
     import keras
 
-    from stages import evaluate
-    from stages.config import load_params
-    from stages.devices import plan_for
-    from stages.train import seed_everything, train
+    from mnist_zoo.config import PREDICT_BATCH_SIZE
+    from mnist_zoo.devices import plan_for
+    from mnist_zoo.params import load_params
+    from mnist_zoo.training import seed_everything, train
 
     # The flagship's recipe on 8,000 images for 3 epochs (~98%). Batch 32 gives its batch norm
     # enough steps (750) for the moving statistics to forget their initial values.
@@ -225,7 +238,7 @@ def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
         as_a_person_sends_it(test_images[index], rng).save(photos / f"{index:05d}.jpg", "JPEG", quality=85)
 
     probabilities = keras.saving.load_model(tmp_path / "models" / "flagship.keras").predict(
-        test_images[chosen, ..., None], batch_size=evaluate.PREDICT_BATCH_SIZE, verbose=0)
+        test_images[chosen, ..., None], batch_size=PREDICT_BATCH_SIZE, verbose=0)
     evaluate_accuracy = float(np.mean(probabilities.argmax(axis=1) == test_labels[chosen]))
     result = run_predict(tmp_path, str(photos), "--json")
     assert result.returncode == 0, result.stderr

@@ -7,15 +7,24 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
 
-from stages import report
-from tests.conftest import (PROJECT_ROOT, TINY_PROFILE, copy_project, dvc, dvc_result, experiments_in, run, stages_run,
-                            update_params)
+from mnist_zoo import leaderboard
+from tests.conftest import (
+    PROJECT_ROOT,
+    TINY_PROFILE,
+    copy_project,
+    dvc,
+    dvc_result,
+    experiments_in,
+    run,
+    stages_run,
+    update_params,
+)
 from tests.loopback_s3 import BUCKET, S3Server, s3_server
 
 pytestmark = pytest.mark.skipif(
@@ -26,10 +35,10 @@ pytestmark = pytest.mark.skipif(
 def compare_command(variants: list[str]) -> list[str]:
     """The README's `dvc exp show` form for these variants (tests/test_layout.py checks the README
     spells it with train.variants)."""
-    labels = report.short_labels(variants, yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["report"]["short_names"])
+    labels = leaderboard.short_labels(variants, yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["report"]["short_names"])
     return ["exp", "show", "--no-pager", "--only-changed", "--precision", "3",
             "--keep", f"^({'|'.join(labels.values())})$",
-            "--drop", f"Created|metrics/|data/|stages/|plots/|^({'|'.join(labels)})$"]
+            "--drop", f"Created|metrics/|data/|stages/|mnist_zoo/|plots/|^({'|'.join(labels)})$"]
 
 
 
@@ -287,9 +296,9 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
     head = run(["bash", str(script), "head"], clone, env=environment).stdout
     assert stages_run(head) == {"train@lenet5", "evaluate@lenet5", "export@lenet5", "report"}
     diff = team.dvc(clone, "metrics", "diff", "quick-base", "quick-head", "--json")
-    comment = subprocess.run([sys.executable, "-m", "stages.pr_comment", "-", "--base", "main (quick profile)"],
+    comment = subprocess.run([sys.executable, "-m", "mnist_zoo.pr_comment", "-", "--base", "main (quick profile)"],
                              cwd=clone, env=environment, input=diff, capture_output=True, text=True, check=True).stdout
     assert "| lenet5 |" in comment
-    gate = subprocess.run([sys.executable, "-m", "stages.gate", "--rev", "quick-base", "--max-drop", "1"],
+    gate = subprocess.run([sys.executable, "-m", "mnist_zoo.gate", "--rev", "quick-base", "--max-drop", "1"],
                           cwd=clone, env=environment, capture_output=True, text=True)
     assert gate.returncode == 0, gate.stdout + gate.stderr

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mnist_zoo import cards, leaderboard
 from stages import evaluate, report, train
 from tests.conftest import update_params
 
@@ -16,7 +17,7 @@ def evaluation(accuracy: float, seconds: float) -> dict:
 
 
 def test_leaderboard_sorts_by_accuracy_and_keeps_reported_figures():
-    table = report.leaderboard({"a": evaluation(0.97, 10), "b": evaluation(0.99, 50), "c": evaluation(0.98, 5)},
+    table = leaderboard.leaderboard({"a": evaluation(0.97, 10), "b": evaluation(0.99, 50), "c": evaluation(0.98, 5)},
                                {"a": 0.95, "b": None, "c": 0.99})
     assert table["variant"].tolist() == ["b", "c", "a"]
     assert table.loc[table["variant"] == "a", "reported_accuracy"].item() == 0.95
@@ -24,10 +25,10 @@ def test_leaderboard_sorts_by_accuracy_and_keeps_reported_figures():
 
 def test_leaderboard_plot_labels_do_not_overlap():
     # Two variants of near-identical accuracy and time, as adam_5x5 and conv2_dropout were.
-    table = report.leaderboard({"adam_5x5": evaluation(0.9905, 78), "conv2_dropout": evaluation(0.9907, 90),
+    table = leaderboard.leaderboard({"adam_5x5": evaluation(0.9905, 78), "conv2_dropout": evaluation(0.9907, 90),
                                 "chollet": evaluation(0.9913, 41), "lenet5": evaluation(0.9829, 81)},
                                dict.fromkeys(["adam_5x5", "conv2_dropout", "chollet", "lenet5"]))
-    figure = report.plot_leaderboard(table)
+    figure = leaderboard.plot_leaderboard(table)
     renderer = figure.canvas.get_renderer()
     boxes = [text.get_window_extent(renderer) for text in figure.axes[0].texts]
     assert len(boxes) == 4
@@ -35,8 +36,8 @@ def test_leaderboard_plot_labels_do_not_overlap():
 
 
 def test_markdown_formats_every_column():
-    table = report.leaderboard({"lenet5": evaluation(0.98765, 123.4)}, {"lenet5": None})
-    markdown = report.leaderboard_markdown(table)
+    table = leaderboard.leaderboard({"lenet5": evaluation(0.98765, 123.4)}, {"lenet5": None})
+    markdown = leaderboard.leaderboard_markdown(table)
     header, rule, row = markdown.strip().splitlines()[-3:]
     assert header.startswith("| Variant | Test accuracy | Macro F1 | Post reported")
     assert row == "| lenet5 | 98.77% | 0.9867 | - | 1,000 | 123 | 3 | 5,000 |"
@@ -78,8 +79,6 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
 
 
 def test_card_names_the_weakest_digits_and_the_most_confused_pairs(tmp_path: Path):
-    from stages import cards
-
     confusion = tmp_path / "confusion.csv"
     confusion.write_text("actual,predicted\n" + "4,9\n" * 3 + "7,2\n" * 2 + "3,5\n" + "1,1\n" * 5)
     assert cards.most_confused(confusion) == [(4, 9, 3), (7, 2, 2), (3, 5, 1)]
@@ -95,8 +94,6 @@ def test_card_names_the_weakest_digits_and_the_most_confused_pairs(tmp_path: Pat
 
 
 def test_data_version_is_the_lock_files_hash_of_the_prepared_tensors(tmp_path: Path):
-    from stages import cards
-
     lock = tmp_path / "dvc.lock"
     lock.write_text("schema: '2.0'\nstages:\n  preprocess:\n    outs:\n    - path: data/prepared\n"
                     "      md5: 0123abc.dir\n      nfiles: 3\n")
@@ -105,11 +102,11 @@ def test_data_version_is_the_lock_files_hash_of_the_prepared_tensors(tmp_path: P
 
 
 def test_short_labels_fall_back_to_the_name_and_refuse_a_label_given_twice():
-    assert report.short_labels(["lenet5", "new_net"], {"lenet5": "lnt5", "unused": "x"}) == {
+    assert leaderboard.short_labels(["lenet5", "new_net"], {"lenet5": "lnt5", "unused": "x"}) == {
         "lenet5": "lnt5", "new_net": "new_net"}
     with pytest.raises(ValueError, match="report.short_names gives lenet5 the label 'net', which chollet already"):
-        report.short_labels(["lenet5", "chollet"], {"lenet5": "net", "chollet": "net"})
+        leaderboard.short_labels(["lenet5", "chollet"], {"lenet5": "net", "chollet": "net"})
     with pytest.raises(ValueError, match="report.short_names gives lenet5 the label 'mlp', which mlp already has"):
-        report.short_labels(["lenet5", "mlp"], {"lenet5": "mlp"})
-    assert report.error_percentages({"lenet5": 0.9829, "flagship": 0.9957}, {"lenet5": "lnt5", "flagship": "flag"}) == {
+        leaderboard.short_labels(["lenet5", "mlp"], {"lenet5": "mlp"})
+    assert leaderboard.error_percentages({"lenet5": 0.9829, "flagship": 0.9957}, {"lenet5": "lnt5", "flagship": "flag"}) == {
         "lnt5": 1.71, "flag": 0.43}

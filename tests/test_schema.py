@@ -1,20 +1,21 @@
 """params.yaml's schema, property-tested: for every key, generated wrong values are refused with
 the key and the value named, by the stage that reads it, before anything is written; the
 defaults and valid edge values pass. The table of keys and kinds here is the test's own, so
-removing any one check from stages/schema.py fails it."""
+removing any one check from mnist_zoo/schema.py fails it."""
 
 import copy
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mnist_zoo.params import load_params
 from stages import evaluate, export, preprocess, report, train
-from stages.config import load_params
 from tests.conftest import PROJECT_ROOT, write_prepared
 
 DEFAULTS = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
@@ -68,7 +69,11 @@ WRONG: dict[str, st.SearchStrategy] = {
     "data.test_subset": st.one_of(NOT_AN_INT, st.integers(max_value=-1), st.integers(1, 9), st.integers(min_value=10_001)),
     "train.early_stopping_patience": whole(below=1),
     "train.variants": st.one_of(st.text(max_size=5), st.integers(), st.lists(st.text(max_size=3), min_size=1),
-                                st.dictionaries(st.just("lenet5"), st.one_of(st.integers(), st.none()), min_size=1)),
+                                st.dictionaries(st.just("lenet5"), st.one_of(st.integers(), st.none()), min_size=1),
+                                # A name that would make an unsafe stage id or file name; a missing section.
+                                st.dictionaries(st.sampled_from(["LeNet", "5net", "le-net", "a b", "../x", ""]),
+                                                st.just("variants.lenet5"), min_size=1),
+                                st.just({"lenet5": "variants.lenet6"}), st.just({"lenet5": "model.filters.x"})),
     "evaluate.num_misclassified": whole(below=1, above=100),
     "export.min_agreement": real(0, 1, include_low=False, include_high=True),
     "report.max_accuracy_drop": real(0, 1, include_low=True, include_high=True),

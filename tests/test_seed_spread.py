@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench import seed_spread
-from stages import train
+from mnist_zoo import training
 from tests.conftest import spy_on_fit, update_params
 
 
@@ -47,13 +47,13 @@ def test_the_params_seed_row_is_the_pipelines_own_run(tiny_project: Path):
 
 
 def test_posts_protocol_trains_on_train_plus_validation_for_every_epoch(tiny_project: Path, monkeypatch):
-    # It trains through stages.train's own loop: patience None, no validation data.
+    # It trains through mnist_zoo.training's own loop: patience None, no validation data.
     compiled = []
-    original = train.compile_for_training
-    monkeypatch.setattr(train, "compile_for_training",
+    original = training.compile_for_training
+    monkeypatch.setattr(training, "compile_for_training",
                         lambda model, spec, num_images, *rest: (compiled.append((model, num_images)),
                                                                 original(model, spec, num_images, *rest)))
-    calls = spy_on_fit(monkeypatch, train)
+    calls = spy_on_fit(monkeypatch, training)
     # Patience 1 would stop our protocol early at the first worse epoch; the posts' never stops.
     update_params(tiny_project / "params.yaml", {"train.early_stopping_patience": 1, "variants.lenet5.epochs": 4})
     text = seed_spread.main("lenet5", [42], posts_protocol=True, bar=0.5)

@@ -11,10 +11,12 @@ import keras
 import numpy as np
 import pytest
 
+from mnist_zoo import training
+from mnist_zoo.dataset import load_split
+from mnist_zoo.devices import cpu_facts
+from mnist_zoo.models import build_model
+from mnist_zoo.params import load_params, variant_spec
 from stages import train
-from stages.config import load_params, variant_spec
-from stages.devices import cpu_facts
-from stages.models import build_model
 from tests.conftest import PROJECT_ROOT, spy_on_fit, update_params
 
 
@@ -27,7 +29,7 @@ def test_same_seed_gives_identical_metrics_and_weights(tiny_project: Path):
     assert curves[0] == curves[1]
     assert first["epochs_run"] == second["epochs_run"] == 2
     weights = [keras.saving.load_model(f"models{run}/chollet.keras").get_weights() for run in (1, 2)]
-    for one, two in zip(*weights):
+    for one, two in zip(*weights, strict=True):
         np.testing.assert_array_equal(one, two)
 
 
@@ -47,7 +49,7 @@ def test_writes_model_curves_and_summary_and_keeps_the_best_weights(tiny_project
                          Path("metrics/training/mlp_relu/plots/metrics/eval/loss.tsv").read_text().splitlines()[1:]]
     assert len(validation_losses) == summary["epochs_run"] <= 6
     assert summary["best_epoch"] == int(np.argmin(validation_losses)) + 1
-    images, labels = train.load_split(Path("data/prepared/validation.npz"))
+    images, labels = load_split(Path("data/prepared/validation.npz"))
     loss = model.evaluate(images, labels, verbose=0)[0]
     assert loss == pytest.approx(min(validation_losses), rel=1e-4)  # best epoch restored, not the last
     logged = json.loads(Path("metrics/training/mlp_relu/metrics.json").read_text())
@@ -59,7 +61,7 @@ def test_weight_averaging_validates_selects_and_saves_the_averaged_weights(tiny_
     """`use_ema`: the saved model is the weights' moving average, and validation scored that."""
     adam = {"name": "adam", "use_ema": True, "ema_momentum": 0.9999}
     update_params(tiny_project / "params.yaml", {"variants.mlp_relu.epochs": 3, "variants.mlp_relu.optimizer": adam})
-    train.seed_everything(42)  # train.main seeds with params' seed before building the same model
+    training.seed_everything(42)  # train.main seeds with params' seed before building the same model
     initial = build_model(variant_spec(load_params(), "mlp_relu")).get_weights()
     train.main("mlp_relu", models_dir=Path("averaged"), metrics_dir=Path("averaged"))
     update_params(tiny_project / "params.yaml", {"variants.mlp_relu.optimizer": adam | {"use_ema": False}})
@@ -67,19 +69,19 @@ def test_weight_averaging_validates_selects_and_saves_the_averaged_weights(tiny_
     averaged, last = (keras.saving.load_model(f"{run}/mlp_relu.keras") for run in ("averaged", "last"))
 
     def distance_travelled(model: keras.Model) -> float:
-        return sum(float(np.abs(now - then).sum()) for now, then in zip(model.get_weights(), initial))
+        return sum(float(np.abs(now - then).sum()) for now, then in zip(model.get_weights(), initial, strict=True))
 
     # Both runs take the same steps. At momentum 0.9999 the average barely leaves the first step's
     # weights while the weights travel on; saving the last weights would make the two equal.
     assert distance_travelled(averaged) < 0.5 * distance_travelled(last)
     validation_losses = [float(line.split("\t")[-1]) for line in
                          Path("averaged/mlp_relu/plots/metrics/eval/loss.tsv").read_text().splitlines()[1:]]
-    images, labels = train.load_split(Path("data/prepared/validation.npz"))
+    images, labels = load_split(Path("data/prepared/validation.npz"))
     assert averaged.evaluate(images, labels, verbose=0)[0] == pytest.approx(min(validation_losses), rel=1e-4)
 
 
 def test_a_recipe_may_set_its_own_early_stopping_patience(tiny_project: Path, monkeypatch):
-    calls = spy_on_fit(monkeypatch, train)
+    calls = spy_on_fit(monkeypatch, training)
     update_params(tiny_project / "params.yaml", {"train.early_stopping_patience": 2, "variants.mlp_relu.epochs": 1,
                                                  "variants.mlp_tanh.epochs": 3,
                                                  "variants.mlp_tanh.early_stopping_patience": 7})
@@ -92,7 +94,7 @@ def test_flagship_learns_the_synthetic_digits(tiny_project: Path):
     update_params(tiny_project / "params.yaml", {"model.epochs": 8})
     train.main("flagship")
     model = keras.saving.load_model("data/models/flagship.keras")
-    images, labels = train.load_split(Path("data/prepared/validation.npz"))
+    images, labels = load_split(Path("data/prepared/validation.npz"))
     assert model.evaluate(images, labels, verbose=0)[1] > 0.5  # chance is 0.1
 
 
@@ -101,7 +103,8 @@ def test_flagship_learns_the_synthetic_digits(tiny_project: Path):
     ({"variants.lenet5.family": "transformer"}, "lenet5.family is 'transformer'"),
     ({"variants.lenet5.units": 5}, r"variants.lenet5.units is 5; allowed: no such key here"),
     ({"train.early_stopping_patience": 0}, "train.early_stopping_patience is 0; allowed: a whole number >= 1"),
-    ({"train.variants.lenet5": "variants.lenet6"}, r"train.\(transfer_\)variants.lenet5 points at params section 'variants.lenet6'"),
+    ({"train.variants.lenet5": "variants.lenet6"},
+     "train.variants.lenet5 is 'variants.lenet6'; allowed: the name of a params section that exists"),
 ])
 def test_bad_params_stop_before_any_data_is_loaded(in_tmp_project: Path, updates, message):
     update_params(in_tmp_project / "params.yaml", updates)

@@ -7,7 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from stages import evaluate, train, transfer
+from mnist_zoo import training, transfer
+from mnist_zoo.params import load_params
+from stages import evaluate, features, train_transfer
 from tests.conftest import spy_on_fit, update_params
 
 
@@ -36,7 +38,7 @@ def test_failed_download_says_how_to_fix_it(in_tmp_project: Path, monkeypatch: p
         raise Exception("URL fetch failure on https://storage.googleapis.com/...: no network")
 
     monkeypatch.setattr("keras.src.applications.vgg16.file_utils.get_file", offline)
-    spec = transfer.transfer_spec(transfer.load_params(), "vgg16_transfer")
+    spec = transfer.transfer_spec(load_params(), "vgg16_transfer")
     assert spec["weights"] == "imagenet"
     with pytest.raises(RuntimeError, match="offline, download .*set VGG16_WEIGHTS=/path/to/that/file"):
         transfer.build_pretrained(spec)
@@ -45,39 +47,39 @@ def test_failed_download_says_how_to_fix_it(in_tmp_project: Path, monkeypatch: p
 def test_weights_variable_must_name_a_file(in_tmp_project: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(transfer.WEIGHTS_VARIABLE, "/nowhere/vgg16.h5")
     with pytest.raises(ValueError, match="'/nowhere/vgg16.h5', which is not a file"):
-        transfer.transfer_spec(transfer.load_params(), "vgg16_transfer")
+        transfer.transfer_spec(load_params(), "vgg16_transfer")
 
 
 def test_unknown_variant_lists_the_valid_ones(in_tmp_project: Path):
-    with pytest.raises(ValueError, match=r"Unknown variant 'vgg19' in train.variants or "
+    with pytest.raises(ValueError, match=r"Unknown variant 'vgg19': not in params.yaml's train.variants or "
                                          r"train.transfer_variants; valid options: \['adam_5x5'"):
-        transfer.transfer_spec(transfer.load_params(), "vgg19")
+        transfer.transfer_spec(load_params(), "vgg19")
 
 
 def test_other_families_are_refused(in_tmp_project: Path):
     with pytest.raises(ValueError, match="lenet5 is of family 'convnet'"):
-        transfer.transfer_spec(transfer.load_params(), "lenet5")
+        transfer.transfer_spec(load_params(), "lenet5")
 
 
 def test_features_cached_then_head_trained_with_the_base_frozen(tiny_project: Path, local_weights: Path,
                                                                 monkeypatch: pytest.MonkeyPatch):
-    transfer.features_main("vgg16_transfer")
+    features.main("vgg16_transfer")
     with np.load("data/features/vgg16_transfer.npz") as arrays:
         assert arrays["train_features"].shape == (200, 512)
         assert arrays["validation_features"].shape == (60, 512)
         np.testing.assert_array_equal(arrays["train_labels"], np.load("data/prepared/train.npz")["labels"])
 
-    # The head trains through stages.train's own loop, with the recipe's early-stopping patience.
+    # The head trains through mnist_zoo.training's own loop, with the recipe's early-stopping patience.
     update_params(tiny_project / "params.yaml", {"variants.vgg16_transfer.early_stopping_patience": 5})
-    calls = spy_on_fit(monkeypatch, train)
-    summary = transfer.train_main("vgg16_transfer")
+    calls = spy_on_fit(monkeypatch, training)
+    summary = train_transfer.main("vgg16_transfer")
     assert [call["patience"] for call in calls] == [5]
     assert summary["parameters"] == 15_226_698 and summary["epochs_run"] == 2
     trained = keras.saving.load_model("data/models/vgg16_transfer.keras")
     base = keras.applications.VGG16(include_top=False, weights=str(local_weights), input_shape=(48, 48, 3))
-    for stored, original in zip(trained.get_layer("vgg16").get_weights(), base.get_weights()):
+    for stored, original in zip(trained.get_layer("vgg16").get_weights(), base.get_weights(), strict=True):
         np.testing.assert_array_equal(stored, original)  # frozen: the base never moved
-    fresh = transfer.build_pretrained(transfer.transfer_spec(transfer.load_params(), "vgg16_transfer"))
+    fresh = transfer.build_pretrained(transfer.transfer_spec(load_params(), "vgg16_transfer"))
     assert not np.array_equal(trained.layers[-1].get_weights()[0], fresh.layers[-1].get_weights()[0])
     # The saved whole model evaluates like any other variant, straight from uint8 pixels.
     results = evaluate.main("vgg16_transfer")

@@ -1,7 +1,7 @@
 """Several processes (one per host, or per GPU) training one model, with JAX's distributed runtime
 and Keras' distribution API: which cluster this process belongs to (from the environment a
 launcher such as Slurm's `srun` sets), joining it, and failing clearly when the others never come.
-Used by stages.train; README "GPUs and several hosts" shows how to launch it.
+Used by the train stage; docs/gpus.md shows how to launch it.
 """
 
 import dataclasses
@@ -9,7 +9,8 @@ import logging
 import multiprocessing
 import os
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 log = logging.getLogger("cluster")
 

@@ -2,7 +2,7 @@
 
 Reads `dvc metrics diff --json` output (file or stdin) and metrics/leaderboard.md; prints Markdown
 that `cml comment create` posts (CML uploads the local PNGs it links).
-Run: `dvc metrics diff main --json | python -m stages.pr_comment - > comment.md`.
+Run: `dvc metrics diff main --json | mnist-pr-comment - > comment.md` (or `python -m mnist_zoo.pr_comment`).
 """
 
 import argparse

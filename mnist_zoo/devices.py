@@ -1,9 +1,9 @@
 """Where and how a training run executes: which devices, data-parallel or not, which precision,
-and the kernels and steps per execution that suit them. Used by stages.train and the benchmark.
+and the kernels and steps per execution that suit them. Used by mnist_zoo.training and the benchmark.
 
 `choose_plan` decides from plain values (tested without the hardware); `visible_devices` asks the
 current Keras backend what it sees; `distribution_scope` applies a plan's data parallelism.
-On several processes (hosts) of a cluster (stages/cluster.py), a plan covers every process's devices.
+On several processes (hosts) of a cluster (mnist_zoo/cluster.py), a plan covers every process's devices.
 """
 
 import contextlib
@@ -12,8 +12,9 @@ import logging
 import os
 import platform as platform_module
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping, NamedTuple
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -31,7 +32,7 @@ class Plan:
     platform: str  # 'cpu', 'gpu' or 'tpu'
     num_devices: int  # data-parallel replicas; 1 trains on one device
     precision: str  # 'float32' or 'mixed_bfloat16'
-    cpu_xla_kernels: bool  # train through models.PatchConv2D etc. (XLA on a CPU)
+    cpu_xla_kernels: bool  # train through kernels.PatchConv2D etc. (XLA on a CPU)
     steps_per_execution: int
     batch_size: int  # the recipe's, the global batch: each device gets batch_size / num_devices
     device_name: str = ""  # e.g. 'NVIDIA H100 80GB HBM3', or the CPU's model name

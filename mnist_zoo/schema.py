@@ -1,14 +1,17 @@
 """params.yaml's schema: every key the pipeline reads, its type and its range, checked as a whole
-by stages.config.load_params, so every stage refuses a bad value before it reads any data. Each
-error names the key, the value given and what is allowed.
+by mnist_zoo.params.load_params, so every stage refuses a bad value before it reads any data. Each
+error names the key, the value given and what is allowed. It is the only validator of params.yaml.
 
-What needs Keras stays in stages.models.validate_spec: which options an optimizer's constructor takes.
+What needs Keras stays in mnist_zoo.models.validate_spec: which options an optimizer's constructor takes.
 """
 
-from typing import Any, Callable, NamedTuple
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-# MNIST's sizes: the subsets below must leave every class in every split.
-MNIST_TRAIN_IMAGES, MNIST_TEST_IMAGES, NUM_CLASSES = 60_000, 10_000, 10
+# The subsets below must leave every class in every split.
+from mnist_zoo.config import MNIST_TEST_IMAGES, MNIST_TRAIN_IMAGES, NUM_CLASSES
+
 FAMILIES = ("convnet", "flagship", "vgg16_transfer")
 OPTIMIZERS = ("adadelta", "adam", "rmsprop", "sgd")
 BACKENDS = ("tensorflow", "jax", "torch")  # the default first
@@ -71,7 +74,7 @@ def or_null(rule: Rule) -> Rule:
 
 # Every option of Keras' four optimizers' constructors (Keras leaves most unchecked: a negative
 # weight_decay or clipnorm, or amsgrad: "yes", would train without a word). Which optimizer takes
-# which option is stages.models.validate_spec's check, against the constructor itself.
+# which option is mnist_zoo.models.validate_spec's check, against the constructor itself.
 OPTIMIZER_RULES = {
     "name": one_of(*OPTIMIZERS),
     "learning_rate": number(0, float("inf"), False, False, 0.001),
@@ -187,12 +190,20 @@ def check_variant(key: str, spec: Any) -> None:
     check_mapping(key, spec, RECIPE_RULES | family_rules, OPTIONAL_RECIPE_KEYS | OPTIONAL_FAMILY_KEYS, nested)
 
 
+# Variant names become DVC stage ids (train@lenet5) and file names, so keep them boring.
+VARIANT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
 def check_catalogue(key: str, value: Any) -> None:
     """train.variants / train.transfer_variants: variant name -> the dotted params section."""
     if value is None:
         return
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise refuse(key, value, "a mapping of variant name to its params section, e.g. {lenet5: variants.lenet5}")
+    for name in value:
+        if not isinstance(name, str) or not VARIANT_NAME.match(name):
+            raise refuse(f"{key}.{name}", value[name], "a variant name that is a safe file name: lower-case "
+                         "letters, digits and underscores, starting with a letter, e.g. lenet5")
 
 
 def check_params(params: dict[str, Any]) -> None:
@@ -208,12 +219,14 @@ def check_params(params: dict[str, Any]) -> None:
                      f"data.validation_size ({data['validation_size']}), the training images left")
     if data["test_subset"] > MNIST_TEST_IMAGES:
         raise refuse("data.test_subset", data["test_subset"], f"0 (all) or at most {MNIST_TEST_IMAGES}")
-    sections = {f"variants.{name}" for name in params.get("variants") or {}}
+    sections = {f"variants.{name}": None for name in params.get("variants") or {}}
     for catalogue in ("variants", "transfer_variants"):
-        sections |= set((params["train"].get(catalogue) or {}).values())
-    for dotted in sorted(sections):
+        for name, dotted in (params["train"].get(catalogue) or {}).items():
+            sections[dotted] = f"train.{catalogue}.{name}"
+    for dotted, referrer in sorted(sections.items()):
         spec: Any = params
         for part in dotted.split("."):
             spec = spec.get(part, MISSING) if isinstance(spec, dict) else MISSING
-        if spec is not MISSING:  # config.variant_spec says which section is missing, when asked for
-            check_variant(dotted, spec)
+        if spec is MISSING:
+            raise refuse(referrer, dotted, "the name of a params section that exists, e.g. variants.lenet5")
+        check_variant(dotted, spec)

@@ -1,6 +1,6 @@
 """How a fit's epochs run: what `model.fit` is given, per backend.
 
-Two loops, chosen by `stages.train.fit`'s `loop` (the benchmark times one against the other):
+Two loops, chosen by `mnist_zoo.training.fit`'s `loop` (the benchmark times one against the other):
 
 - "keras": NumPy arrays straight into `model.fit`, as the posts do. Keras makes a new input
   iterator every epoch (on TensorFlow a new `tf.data` pipeline, whose start-up leaves the CPU
@@ -16,7 +16,8 @@ Two loops, chosen by `stages.train.fit`'s `loop` (the benchmark times one agains
 
 import itertools
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np

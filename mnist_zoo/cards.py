@@ -7,17 +7,19 @@ from typing import Any
 
 import yaml
 
+from mnist_zoo.config import DVC_LOCK_PATH, PREPARED_DIR
+
 NUM_WEAKEST, NUM_CONFUSED = 3, 3
 
 
-def prepared_data_version(lock_path: Path = Path("dvc.lock")) -> str:
+def prepared_data_version(lock_path: Path = DVC_LOCK_PATH) -> str:
     """The DVC hash of data/prepared as the lock file records it (what `dvc checkout` restores)."""
     if not lock_path.exists():
         return "unknown (no dvc.lock: run through `dvc repro`)"
     stages = (yaml.safe_load(lock_path.read_text()) or {}).get("stages", {})
     for out in stages.get("preprocess", {}).get("outs", []):
-        if out.get("path") == "data/prepared":
-            return f"data/prepared md5 {out['md5']} ({out.get('nfiles', '?')} files, dvc.lock)"
+        if out.get("path") == PREPARED_DIR.as_posix():
+            return f"{PREPARED_DIR.as_posix()} md5 {out['md5']} ({out.get('nfiles', '?')} files, dvc.lock)"
     return "unknown (dvc.lock has no preprocess output yet)"
 
 
@@ -45,7 +47,7 @@ def architecture(spec: dict[str, Any]) -> str:
         return (f"Rescale 1/255, random shifts up to {spec['translation']:.0%}, Conv {width}@3x3, max-pool, "
                 f"Conv {2 * width}@3x3 x 2, max-pool (each conv with batch norm, relu), Dropout {spec['dropout']}, "
                 f"Dense {spec['dense_units']} (batch norm, relu), Dropout {spec['dropout']}, Dense 10 softmax")
-    return f"{spec['family']} (see its builder in stages/models.py)"
+    return f"{spec['family']} (see its builder in mnist_zoo/models.py)"
 
 
 def model_card(name: str, spec: dict[str, Any], evaluation: dict[str, Any], training: dict[str, Any],
@@ -78,7 +80,7 @@ def model_card(name: str, spec: dict[str, Any], evaluation: dict[str, Any], trai
         f"- machine: {training.get('machine', 'not recorded')}",
         f"- devices: {training.get('device_plan', 'not recorded')}", "",
         "## Use", "",
-        f"`python -m stages.predict my_digit.png --model {name}` (add `--onnx` to run the export without "
+        f"`mnist-predict my_digit.png --model {name}` (add `--onnx` to run the export without "
         f"Keras); `dvc artifacts get <repo> {name}` fetches the model.",
     ]
     return "\n".join(lines) + "\n"

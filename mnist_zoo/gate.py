@@ -1,7 +1,8 @@
 """Regression gate: exit 1 when any variant's test accuracy dropped by more than the threshold
 (params.yaml report.max_accuracy_drop) against a git revision, printing the offending rows.
 
-Run: `python -m stages.gate --rev main` (the pull-request workflow runs it against the base branch).
+Run: `mnist-gate --rev main` (or `python -m mnist_zoo.gate`; the pull-request workflow runs it
+against the base branch).
 """
 
 import argparse
@@ -9,9 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from stages.config import load_params
-
-ACCURACY_FILE = Path("metrics/test_accuracy.json")  # report's test accuracy per variant
+from mnist_zoo.config import TEST_ACCURACY_PATH as ACCURACY_FILE  # report's test accuracy per variant
+from mnist_zoo.params import load_params
 
 
 def accuracies_in_workspace(path: Path = ACCURACY_FILE) -> dict[str, float]:
@@ -49,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     max_drop = arguments.max_drop
     if max_drop is None:
-        max_drop = load_params()["report"]["max_accuracy_drop"]
-    if not isinstance(max_drop, (int, float)) or max_drop < 0:
-        raise ValueError(f"report.max_accuracy_drop must be a non-negative number, got {max_drop!r}.")
+        max_drop = load_params()["report"]["max_accuracy_drop"]  # the schema checked it
+    elif not 0 <= max_drop <= 1:  # the one value the schema never sees
+        parser.error(f"--max-drop is {max_drop:g}; give the share of test accuracy a variant may lose, "
+                     "from 0 to 1, e.g. 0.005 (half a percentage point).")
 
     base, current = accuracies_at_revision(arguments.rev), accuracies_in_workspace()
     for name in sorted(base.keys() - current.keys()):

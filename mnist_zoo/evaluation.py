@@ -1,0 +1,95 @@
+"""How one model does on the test set: the classification metrics, the confusion matrix (as DVC's
+confusion template reads it, and as a heat map) and a grid of its most confident mistakes."""
+
+import time
+from typing import Any
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn import metrics as sklearn_metrics
+
+from mnist_zoo.config import NUM_CLASSES, PREDICT_BATCH_SIZE
+
+
+def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
+    """Accuracy, log loss, macro/weighted F1 and per-digit precision/recall/F1/support."""
+    classes = list(range(NUM_CLASSES))
+    predictions = probabilities.argmax(axis=1)
+    precision, recall, f1, support = sklearn_metrics.precision_recall_fscore_support(
+        labels, predictions, labels=classes, zero_division=0)
+    return {
+        "accuracy": round(float(sklearn_metrics.accuracy_score(labels, predictions)), 6),
+        "loss": round(float(sklearn_metrics.log_loss(labels, probabilities, labels=classes)), 6),
+        "f1_macro": round(float(np.mean(f1)), 6),
+        "f1_weighted": round(float(np.average(f1, weights=support)), 6) if support.sum() else 0.0,
+        "per_class": {
+            str(digit): {"precision": round(float(precision[digit]), 6),
+                         "recall": round(float(recall[digit]), 6),
+                         "f1": round(float(f1[digit]), 6), "support": int(support[digit])}
+            for digit in classes
+        },
+    }
+
+
+def confusion_csv(labels: np.ndarray, predictions: np.ndarray) -> bytes:
+    """One row per test image, the form DVC's `confusion` template counts."""
+    rows = "".join(f"{actual},{predicted}\n" for actual, predicted in zip(labels, predictions, strict=True))
+    return ("actual,predicted\n" + rows).encode()
+
+
+def plot_confusion(labels: np.ndarray, predictions: np.ndarray, title: str) -> plt.Figure:
+    """Confusion matrix heat map with the count in every cell."""
+    matrix = sklearn_metrics.confusion_matrix(labels, predictions, labels=range(NUM_CLASSES))
+    figure, axes = plt.subplots(figsize=(7, 6))
+    # Log-ish colour scale via sqrt so the few off-diagonal errors are visible beside ~1000s.
+    image = axes.imshow(np.sqrt(matrix), cmap="Blues")
+    for actual in range(NUM_CLASSES):
+        for predicted in range(NUM_CLASSES):
+            count = matrix[actual, predicted]
+            if count:
+                dark = np.sqrt(count) > 0.6 * np.sqrt(matrix.max())
+                axes.text(predicted, actual, str(count), ha="center", va="center", fontsize=8,
+                          color="white" if dark else "black")
+    axes.set(xticks=range(NUM_CLASSES), yticks=range(NUM_CLASSES), xlabel="Predicted digit",
+             ylabel="True digit", title=title)
+    figure.colorbar(image, ax=axes, label="sqrt(count)")
+    figure.tight_layout()
+    return figure
+
+
+def worst_misclassified(labels: np.ndarray, probabilities: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the wrong predictions made with the highest confidence, most confident first."""
+    predictions = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predictions != labels)
+    confidence = probabilities[wrong, predictions[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")][:count]
+
+
+def plot_misclassified(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
+                       indices: np.ndarray, title: str) -> plt.Figure:
+    """A grid of test images with true label, predicted label and the model's confidence."""
+    columns = 5
+    rows = max(1, -(-len(indices) // columns))
+    figure, axes_grid = plt.subplots(rows, columns, figsize=(2 * columns, 2.2 * rows + 0.6),
+                                     squeeze=False)
+    for axes in axes_grid.flat:
+        axes.axis("off")
+    for axes, index in zip(axes_grid.flat, indices, strict=False):  # fewer mistakes than axes: the rest stay blank
+        predicted = int(probabilities[index].argmax())
+        axes.imshow(images[index].squeeze(), cmap="gray_r")
+        axes.set_title(f"true {labels[index]}, pred {predicted}\n"
+                       f"{probabilities[index, predicted]:.1%} sure", fontsize=9)
+    if not len(indices):
+        axes_grid.flat[0].text(0.5, 0.5, "no misclassified images", ha="center")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def predict_timed(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, float]:
+    """Class probabilities and inference throughput (images/s), excluding one-off tracing."""
+    model.predict(images[:PREDICT_BATCH_SIZE], batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    started = time.perf_counter()
+    probabilities = model.predict(images, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    return probabilities, len(images) / (time.perf_counter() - started)

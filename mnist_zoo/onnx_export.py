@@ -1,0 +1,42 @@
+"""A model as ONNX, and the proof that the export gives its Keras model's answers: Keras' own ONNX
+export (through tf2onnx, so TensorFlow), of the model stripped of its training-only random layers,
+compared image by image with the original under ONNX Runtime."""
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from mnist_zoo.config import PREDICT_BATCH_SIZE
+from mnist_zoo.inference import Classifier
+
+
+def parity(labels: np.ndarray, keras_probabilities: np.ndarray, onnx_probabilities: np.ndarray) -> dict[str, Any]:
+    """How closely the export follows the original, image by image."""
+    keras_digits, onnx_digits = keras_probabilities.argmax(axis=1), onnx_probabilities.argmax(axis=1)
+    return {
+        "num_images": int(len(labels)),
+        "agreement": round(float(np.mean(keras_digits == onnx_digits)), 6),
+        "num_disagreements": int(np.sum(keras_digits != onnx_digits)),
+        "max_probability_difference": float(f"{np.abs(keras_probabilities - onnx_probabilities).max():.3g}"),
+        "keras_accuracy": round(float(np.mean(keras_digits == labels)), 6),
+        "onnx_accuracy": round(float(np.mean(onnx_digits == labels)), 6),
+    }
+
+
+def for_inference(model: keras.Model) -> keras.Model:
+    """`model` without its random augmentation layers, sharing every other layer and its weights.
+    Those layers (RandomTranslation, ...) are the identity at inference, but the export would trace
+    their random ops into the graph, which ONNX Runtime cannot load."""
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return keras.layers.Identity(name=layer.name) if type(layer).__name__.startswith("Random") else layer
+
+    inference = keras.models.clone_model(model, clone_function=clone)
+    inference(np.zeros((1, *model.input_shape[1:]), dtype=np.float32))  # the export traces a called model
+    return inference
+
+
+def predict_in_batches(classify: Classifier, images: np.ndarray) -> np.ndarray:
+    """`classify` over `images` a batch at a time, as one array of probabilities."""
+    return np.concatenate([classify(images[start: start + PREDICT_BATCH_SIZE])
+                           for start in range(0, len(images), PREDICT_BATCH_SIZE)])

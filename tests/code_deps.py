@@ -1,0 +1,88 @@
+"""Which project files each DVC stage's code depends on, found by following its imports with `ast`
+from the module its command runs. In DVC a code file is a cache key: a stage must list exactly the
+project modules it runs, no fewer (an edit would go unseen) and no more (an edit would rerun it
+for nothing). `python -m tests.code_deps` prints each stage's list for dvc.yaml.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import yaml
+
+PROJECT_PACKAGES = ("mnist_zoo", "stages")
+COMMAND_MODULE = re.compile(r"python -m ([\w.]+)")
+
+
+def module_files(root: Path, dotted: str) -> list[Path]:
+    """The project files importing `dotted` runs: each package's __init__.py on the way (where one
+    exists) and the module itself; nothing for a name outside the project packages."""
+    parts = dotted.split(".")
+    if parts[0] not in PROJECT_PACKAGES:
+        return []
+    files = []
+    for length in range(1, len(parts) + 1):
+        base = root.joinpath(*parts[:length])
+        for candidate in (base / "__init__.py", base.with_suffix(".py")):
+            if candidate.is_file():
+                files.append(candidate)
+    return files
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, at the top or inside a function (a lazy import still runs):
+    `from a import b` counts `a` and, in case b is a submodule, `a.b`."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                raise ValueError(f"{path}: relative import at line {node.lineno}; the project imports absolutely")
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def code_deps(root: Path, module: str) -> set[str]:
+    """The project files (relative POSIX paths) running `python -m module` executes."""
+    seen: set[Path] = set()
+    pending = module_files(root, module)
+    if not pending:
+        raise ValueError(f"{module} is not a module of the project under {root}")
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in imported_modules(path):
+            pending += module_files(root, name)
+    return {path.relative_to(root).as_posix() for path in seen}
+
+
+def stage_bodies(root: Path) -> dict[str, dict]:
+    """dvc.yaml's stages by name, a foreach stage by its `do` body."""
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    return {name: stage.get("do", stage) for name, stage in stages.items()}
+
+
+
+def mismatches(root: Path) -> dict[str, dict[str, set[str]]]:
+    """Per stage whose listed .py deps differ from its imports: what it misses and what it lists
+    for nothing. Empty when dvc.yaml is right."""
+    found = {}
+    for name, body in stage_bodies(root).items():
+        module = COMMAND_MODULE.search(body["cmd"]).group(1)
+        listed = {dep for dep in body.get("deps", []) if dep.endswith(".py")}
+        imported = code_deps(root, module)
+        if listed != imported:
+            found[name] = {"missing": imported - listed, "extra": listed - imported}
+    return found
+
+
+if __name__ == "__main__":
+    project = Path(__file__).resolve().parents[1]
+    for stage, body in stage_bodies(project).items():
+        print(f"{stage}:")
+        for dep in sorted(code_deps(project, COMMAND_MODULE.search(body["cmd"]).group(1))):
+            print(f"  - {dep}")

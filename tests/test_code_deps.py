@@ -1,0 +1,70 @@
+"""Code deps follow the imports: each dvc.yaml stage lists exactly the project modules its command
+runs (tests/code_deps.py finds them with `ast`), and no stage module imports another."""
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from tests.code_deps import code_deps, imported_modules, mismatches
+from tests.conftest import PROJECT_ROOT
+
+
+def test_every_stage_lists_exactly_the_modules_it_imports():
+    assert mismatches(PROJECT_ROOT) == {}
+
+
+def test_no_stage_module_imports_another():
+    for path in sorted((PROJECT_ROOT / "stages").glob("*.py")):
+        stage_imports = {name for name in imported_modules(path) if name.split(".")[0] == "stages"}
+        assert not stage_imports, f"{path.name} imports {sorted(stage_imports)}: move what both need into mnist_zoo/"
+
+
+def test_every_stage_module_is_a_dvc_stage_with_a_docstring_and_main():
+    commands = " ".join(body.get("cmd") or body["do"]["cmd"]
+                        for body in yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"].values())
+    for path in (PROJECT_ROOT / "stages").glob("*.py"):
+        assert f"python -m stages.{path.stem}" in commands, f"{path} is not a dvc.yaml stage's command"
+        source = path.read_text()
+        assert source.startswith('"""') and "def main(" in source, path
+
+
+def write_project(root: Path, files: dict[str, str], stage_deps: list[str]) -> Path:
+    for name, source in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(source)
+    stage = {"cmd": "python -m stages.report", "deps": [*stage_deps, "metrics/evaluation"]}
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"report": stage}}))
+    return root
+
+
+def test_a_module_imported_but_not_listed_is_found(tmp_path: Path):
+    """The layout this check was written against: `report` imported the model cards' module, which
+    dvc.yaml did not list, so editing the card template left the cards stale."""
+    old_layout = {"stages/__init__.py": "import os\n",
+                  "stages/report.py": "from stages.cards import model_card\nfrom stages.config import load_params\n",
+                  "stages/cards.py": "import yaml\n", "stages/config.py": "from stages.schema import check\n",
+                  "stages/schema.py": "def check(): pass\n"}
+    root = write_project(tmp_path, old_layout, ["stages/report.py", "stages/config.py", "stages/schema.py"])
+    assert mismatches(root) == {"report": {"missing": {"stages/__init__.py", "stages/cards.py"}, "extra": set()}}
+
+
+def test_a_lazy_import_counts_and_a_dep_listed_for_nothing_is_found(tmp_path: Path):
+    files = {"stages/report.py": "def main():\n    from mnist_zoo import cards\n",
+             "mnist_zoo/__init__.py": "", "mnist_zoo/cards.py": "from mnist_zoo.config import X\n",
+             "mnist_zoo/config.py": "X = 1\n", "mnist_zoo/models.py": "import keras\n"}
+    root = write_project(tmp_path, files, ["stages/report.py", "mnist_zoo/__init__.py", "mnist_zoo/cards.py",
+                                           "mnist_zoo/config.py", "mnist_zoo/models.py"])
+    assert mismatches(root) == {"report": {"missing": set(), "extra": {"mnist_zoo/models.py"}}}
+    assert code_deps(root, "stages.report") == {"stages/report.py", "mnist_zoo/__init__.py", "mnist_zoo/cards.py",
+                                                "mnist_zoo/config.py"}
+
+
+def test_an_import_added_to_the_real_project_without_its_dep_is_found(tmp_path: Path):
+    for folder in ("stages", "mnist_zoo"):
+        shutil.copytree(PROJECT_ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT_ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    assert mismatches(tmp_path) == {}
+    train = tmp_path / "stages/train.py"
+    train.write_text(train.read_text() + "\n\ndef card():\n    from mnist_zoo import cards\n")
+    assert mismatches(tmp_path) == {"train": {"missing": {"mnist_zoo/cards.py"}, "extra": set()}}
