@@ -33,8 +33,9 @@ def images_per_second(classify: Callable[[np.ndarray], np.ndarray], batch: np.nd
     return calls * len(batch) / elapsed
 
 
-def measure(classifiers: dict[str, Callable[[np.ndarray], np.ndarray]], images: np.ndarray,
-            seconds: float) -> dict[tuple[str, int], float]:
+def measure(
+    classifiers: dict[str, Callable[[np.ndarray], np.ndarray]], images: np.ndarray, seconds: float
+) -> dict[tuple[str, int], float]:
     """Median images/s per (runtime, batch size) over ROUNDS rounds, runtimes alternating."""
     samples: dict[tuple[str, int], list[float]] = {}
     for round_index in range(ROUNDS):
@@ -47,8 +48,11 @@ def measure(classifiers: dict[str, Callable[[np.ndarray], np.ndarray]], images: 
 
 
 def format_table(rows: dict[str, dict[tuple[str, int], float]]) -> str:
-    lines = ["| variant | Keras, batch 1 | ONNX Runtime, batch 1 | speed-up | Keras, batch 256 | "
-             "ONNX Runtime, batch 256 | speed-up |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| variant | Keras, batch 1 | ONNX Runtime, batch 1 | speed-up | Keras, batch 256 | "
+        "ONNX Runtime, batch 256 | speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, rates in rows.items():
         cells = []
         for batch_size in BATCH_SIZES:
@@ -81,11 +85,15 @@ def main(argv: list[str] | None = None) -> str:
     rows = {}
     for name in names:
         model = keras.saving.load_model(arguments.models_dir / f"{name}.keras")
-        classifiers = {"keras": model.predict_on_batch,
-                       "onnx": onnx_classifier(arguments.export_dir / f"{name}.onnx")}
+        classifiers = {"keras": model.predict_on_batch, "onnx": onnx_classifier(arguments.export_dir / f"{name}.onnx")}
         rows[name] = measure(classifiers, images, arguments.seconds)
-        print(f"{name}: " + ", ".join(f"{runtime} batch {size}: {rate:,.0f} images/s"
-                                       for (runtime, size), rate in rows[name].items()), file=sys.stderr)
+        print(
+            f"{name}: "
+            + ", ".join(
+                f"{runtime} batch {size}: {rate:,.0f} images/s" for (runtime, size), rate in rows[name].items()
+            ),
+            file=sys.stderr,
+        )
     table = format_table(rows)
     print(f"Images per second, median of {ROUNDS} rounds of >= {arguments.seconds:g} s each:\n{table}")
     return table

@@ -66,7 +66,7 @@ def matmul_gflops(size: int = 4096, repeats: int = 5) -> float:
         started = time.perf_counter()
         keras.ops.convert_to_numpy(keras.ops.matmul(left, right))  # to numpy: wait for the result
         best = min(best, time.perf_counter() - started)
-    return 2 * size ** 3 / best / 1e9
+    return 2 * size**3 / best / 1e9
 
 
 def measure(path: str, variant: str, epochs: int | None, images: int, test_accuracy: bool) -> dict[str, Any]:
@@ -91,7 +91,20 @@ def measure(path: str, variant: str, epochs: int | None, images: int, test_accur
         trainee = trainee_for(model, plan)
         # As the train stage does (a recipe with weight averaging is judged on its averaged weights),
         # without validation or early stopping: every epoch of the budget is timed.
-        fit(trainee, {**spec, "epochs": epochs}, (inputs, train_labels), None, None, [clock], plan,
-            loop="compiled" if path == "project" else "keras")
-    return {"backend": keras.backend.backend(), "images": len(inputs), "epoch_seconds": clock.epoch_seconds,
-            "history": clock.history, "training_flops_per_image": training_flops_per_image(model)}
+        fit(
+            trainee,
+            {**spec, "epochs": epochs},
+            (inputs, train_labels),
+            None,
+            None,
+            [clock],
+            plan,
+            loop="compiled" if path == "project" else "keras",
+        )
+    return {
+        "backend": keras.backend.backend(),
+        "images": len(inputs),
+        "epoch_seconds": clock.epoch_seconds,
+        "history": clock.history,
+        "training_flops_per_image": training_flops_per_image(model),
+    }

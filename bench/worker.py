@@ -45,5 +45,10 @@ if __name__ == "__main__":
     if arguments.path == "matmul":
         print(json.dumps({"backend": measure.keras.backend.backend(), "matmul_gflops": measure.matmul_gflops()}))
     else:
-        print(json.dumps(measure.measure(arguments.path, arguments.variant, arguments.epochs, arguments.images,
-                                         arguments.test_accuracy)))
+        print(
+            json.dumps(
+                measure.measure(
+                    arguments.path, arguments.variant, arguments.epochs, arguments.images, arguments.test_accuracy
+                )
+            )
+        )

@@ -37,49 +37,83 @@ def architecture(spec: dict[str, Any]) -> str:
     """One line a person reads, from the recipe's numbers."""
     if spec["family"] == "convnet":
         activation = spec["activation"]
-        parts = [f"Conv {conv['filters']}@{conv['kernel_size']}x{conv['kernel_size']} {activation}"
-                 + (", max-pool 2x2" if conv.get("pool") else "") for conv in spec["conv_layers"]]
-        parts += [f"Dense {dense['units']} {activation}" + (f", Dropout {dense['dropout']}" if dense.get("dropout") else "")
-                  for dense in spec["dense_layers"]]
+        parts = [
+            f"Conv {conv['filters']}@{conv['kernel_size']}x{conv['kernel_size']} {activation}"
+            + (", max-pool 2x2" if conv.get("pool") else "")
+            for conv in spec["conv_layers"]
+        ]
+        parts += [
+            f"Dense {dense['units']} {activation}" + (f", Dropout {dense['dropout']}" if dense.get("dropout") else "")
+            for dense in spec["dense_layers"]
+        ]
         return ", ".join(["Rescale 1/255", *parts, "Dense 10 softmax"])
     if spec["family"] == "flagship":
         width = spec["filters"]
-        return (f"Rescale 1/255, random shifts up to {spec['translation']:.0%}, Conv {width}@3x3, max-pool, "
-                f"Conv {2 * width}@3x3 x 2, max-pool (each conv with batch norm, relu), Dropout {spec['dropout']}, "
-                f"Dense {spec['dense_units']} (batch norm, relu), Dropout {spec['dropout']}, Dense 10 softmax")
+        return (
+            f"Rescale 1/255, random shifts up to {spec['translation']:.0%}, Conv {width}@3x3, max-pool, "
+            f"Conv {2 * width}@3x3 x 2, max-pool (each conv with batch norm, relu), Dropout {spec['dropout']}, "
+            f"Dense {spec['dense_units']} (batch norm, relu), Dropout {spec['dropout']}, Dense 10 softmax"
+        )
     return f"{spec['family']} (see its builder in mnist_zoo/models.py)"
 
 
-def model_card(name: str, spec: dict[str, Any], evaluation: dict[str, Any], training: dict[str, Any],
-               confused: list[tuple[int, int, int]], data_version: str) -> str:
+def model_card(
+    name: str,
+    spec: dict[str, Any],
+    evaluation: dict[str, Any],
+    training: dict[str, Any],
+    confused: list[tuple[int, int, int]],
+    data_version: str,
+) -> str:
     per_class = evaluation["per_class"]
     weakest = sorted(per_class, key=lambda digit: (per_class[digit]["f1"], int(digit)))[:NUM_WEAKEST]
     recipe = {key: value for key, value in spec.items() if key not in ("reported_accuracy",)}
     reported = spec.get("reported_accuracy")
     lines = [
-        f"# Model card: {name}", "",
+        f"# Model card: {name}",
+        "",
         f"MNIST digit classifier, Keras 3: `data/models/{name}.keras` (ONNX: `data/export/{name}.onnx`).",
-        "Input 28x28x1, pixels 0-255, light ink on dark as in MNIST; output 10 probabilities.", "",
-        "## Architecture", "", architecture(spec), "",
-        f"{evaluation['parameters']:,} parameters.", "",
-        "## Recipe (params.yaml)", "", "```yaml", yaml.safe_dump(recipe, sort_keys=False).rstrip(), "```", "",
-        "## Data", "",
+        "Input 28x28x1, pixels 0-255, light ink on dark as in MNIST; output 10 probabilities.",
+        "",
+        "## Architecture",
+        "",
+        architecture(spec),
+        "",
+        f"{evaluation['parameters']:,} parameters.",
+        "",
+        "## Recipe (params.yaml)",
+        "",
+        "```yaml",
+        yaml.safe_dump(recipe, sort_keys=False).rstrip(),
+        "```",
+        "",
+        "## Data",
+        "",
         f"Trained on the prepared MNIST tensors {data_version}; early stopping on the validation split; "
-        f"tested on {sum(row['support'] for row in per_class.values()):,} test images.", "",
-        "## Test metrics", "",
+        f"tested on {sum(row['support'] for row in per_class.values()):,} test images.",
+        "",
+        "## Test metrics",
+        "",
         f"- accuracy {evaluation['accuracy']:.2%}" + (f" (its post reported {reported:.2%})" if reported else ""),
         f"- macro F1 {evaluation['f1_macro']:.4f}, log loss {evaluation['loss']:.4f}",
-        "- weakest digits (F1, precision, recall): " + "; ".join(
+        "- weakest digits (F1, precision, recall): "
+        + "; ".join(
             f"{digit}: {per_class[digit]['f1']:.4f}, {per_class[digit]['precision']:.4f}, "
-            f"{per_class[digit]['recall']:.4f}" for digit in weakest),
-        "- most confused (true -> predicted: images): " + ("; ".join(
-            f"{actual} -> {predicted}: {number}" for actual, predicted, number in confused) or "none"), "",
-        "## Training", "",
+            f"{per_class[digit]['recall']:.4f}"
+            for digit in weakest
+        ),
+        "- most confused (true -> predicted: images): "
+        + ("; ".join(f"{actual} -> {predicted}: {number}" for actual, predicted, number in confused) or "none"),
+        "",
+        "## Training",
+        "",
         f"- {training['training_seconds']:.0f} s, {training['epochs_run']} epochs "
         f"(best validation loss at epoch {training.get('best_epoch', '?')})",
         f"- machine: {training.get('machine', 'not recorded')}",
-        f"- devices: {training.get('device_plan', 'not recorded')}", "",
-        "## Use", "",
+        f"- devices: {training.get('device_plan', 'not recorded')}",
+        "",
+        "## Use",
+        "",
         f"`mnist-predict my_digit.png --model {name}` (add `--onnx` to run the export without "
         f"Keras); `dvc artifacts get <repo> {name}` fetches the model.",
     ]

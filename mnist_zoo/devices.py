@@ -50,11 +50,15 @@ class Plan:
         device = f"{self.num_devices} x {self.platform}" + (f" ({self.device_name})" if self.device_name else "")
         parts = [f"backend {self.backend} on {device}"]
         if self.num_processes > 1:
-            parts.append(f"process {self.process_id} of {self.num_processes}"
-                         f"{' (writes the outputs)' if self.process_id == 0 else ' (writes nothing)'}")
+            parts.append(
+                f"process {self.process_id} of {self.num_processes}"
+                f"{' (writes the outputs)' if self.process_id == 0 else ' (writes nothing)'}"
+            )
         if self.num_devices > 1:
-            parts.append(f"data-parallel, global batch {self.batch_size} = {self.num_devices} x "
-                         f"{self.batch_size // self.num_devices}, learning rate as the recipe's")
+            parts.append(
+                f"data-parallel, global batch {self.batch_size} = {self.num_devices} x "
+                f"{self.batch_size // self.num_devices}, learning rate as the recipe's"
+            )
         parts.append(self.precision)
         if self.cpu_xla_kernels:
             parts.append("XLA kernels for the CPU")
@@ -62,9 +66,17 @@ class Plan:
         return ", ".join(parts)
 
 
-def choose_plan(backend: str, platform: str, num_devices: int, bfloat16_supported: bool,
-                precision: str, batch_size: int, device_name: str = "", num_processes: int = 1,
-                process_id: int = 0) -> Plan:
+def choose_plan(
+    backend: str,
+    platform: str,
+    num_devices: int,
+    bfloat16_supported: bool,
+    precision: str,
+    batch_size: int,
+    device_name: str = "",
+    num_processes: int = 1,
+    process_id: int = 0,
+) -> Plan:
     """Decide how to train on what is visible.
 
     Several devices of one kind mean data parallelism: each step splits the recipe's batch evenly
@@ -76,12 +88,18 @@ def choose_plan(backend: str, platform: str, num_devices: int, bfloat16_supporte
     if num_devices > 1 and batch_size % num_devices:
         raise ValueError(
             f"batch_size {batch_size} does not split evenly over the {num_devices} visible devices; "
-            f"use a multiple of {num_devices}, or hide devices (CUDA_VISIBLE_DEVICES) to train on fewer.")
+            f"use a multiple of {num_devices}, or hide devices (CUDA_VISIBLE_DEVICES) to train on fewer."
+        )
     return Plan(
-        backend=backend, platform=platform, num_devices=num_devices, precision=precision,
+        backend=backend,
+        platform=platform,
+        num_devices=num_devices,
+        precision=precision,
         cpu_xla_kernels=backend == "jax" and platform == "cpu",
         steps_per_execution=1 if platform == "cpu" else ACCELERATOR_STEPS_PER_EXECUTION,
-        batch_size=batch_size, device_name=device_name, num_processes=num_processes,
+        batch_size=batch_size,
+        device_name=device_name,
+        num_processes=num_processes,
         process_id=process_id,
     )
 
@@ -113,9 +131,12 @@ def visible_devices() -> Devices:
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:
             details = tf.config.experimental.get_device_details(gpus[0])
-            return Devices("gpu", len(tf.config.list_logical_devices("GPU")),
-                           tuple(details.get("compute_capability", (0, 0))) >= (8, 0),
-                           details.get("device_name", "GPU"))
+            return Devices(
+                "gpu",
+                len(tf.config.list_logical_devices("GPU")),
+                tuple(details.get("compute_capability", (0, 0))) >= (8, 0),
+                details.get("device_name", "GPU"),
+            )
         return Devices("cpu", len(tf.config.list_logical_devices("CPU")), False, cpu_name())
     import torch  # Keras has no data-parallel distribution for torch: train on one device
 
@@ -150,8 +171,10 @@ def describe_machine(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str:
     name, vector = cpu_facts(cpuinfo_path)
     backend = keras.backend.backend()
     backend_version = getattr(sys.modules.get(backend), "__version__", "?")
-    return (f"{name} ({platform_module.machine()}, {os.cpu_count()} cores, {vector}), "
-            f"Keras {keras.__version__} on {backend} {backend_version}")
+    return (
+        f"{name} ({platform_module.machine()}, {os.cpu_count()} cores, {vector}), "
+        f"Keras {keras.__version__} on {backend} {backend_version}"
+    )
 
 
 # Set to 1 on a machine that must train on its GPU (or TPU): a run that finds only the CPU then
@@ -162,28 +185,39 @@ REQUIRE_ACCELERATOR_VARIABLE = "MNIST_REQUIRE_ACCELERATOR"
 def accelerator_required(environ: Mapping[str, str] = os.environ) -> bool:
     value = environ.get(REQUIRE_ACCELERATOR_VARIABLE, "").strip().lower()
     if value not in ("", "0", "1", "false", "true", "no", "yes"):
-        raise ValueError(f"{REQUIRE_ACCELERATOR_VARIABLE}={environ[REQUIRE_ACCELERATOR_VARIABLE]!r} "
-                         "is not a switch; set it to 1 to require a GPU or TPU, 0 (or unset it) to allow the CPU.")
+        raise ValueError(
+            f"{REQUIRE_ACCELERATOR_VARIABLE}={environ[REQUIRE_ACCELERATOR_VARIABLE]!r} "
+            "is not a switch; set it to 1 to require a GPU or TPU, 0 (or unset it) to allow the CPU."
+        )
     return value in ("1", "true", "yes")
 
 
-def check_accelerator(backend: str, devices: Devices, required: bool,
-                      nvidia_device: Path = Path("/dev/nvidia0")) -> None:
+def check_accelerator(
+    backend: str, devices: Devices, required: bool, nvidia_device: Path = Path("/dev/nvidia0")
+) -> None:
     """Never fall back to the CPU silently: refuse it when an accelerator is `required`, and warn
     when an NVIDIA GPU is plugged in but the backend sees only the CPU (the CPU builds installed)."""
     if devices.platform != "cpu":
         return
-    fix = ("install the GPU builds (pip install -r requirements-gpu.txt) and check that `nvidia-smi` "
-           "lists the GPU and CUDA_VISIBLE_DEVICES does not hide it")
+    fix = (
+        "install the GPU builds (pip install -r requirements-gpu.txt) and check that `nvidia-smi` "
+        "lists the GPU and CUDA_VISIBLE_DEVICES does not hide it"
+    )
     if required:
         raise RuntimeError(
             f"{REQUIRE_ACCELERATOR_VARIABLE} is set, but backend {backend} sees no GPU or TPU, only the "
             f"CPU ({devices.name}). To train on the GPU, {fix}; to train on the CPU, unset "
-            f"{REQUIRE_ACCELERATOR_VARIABLE}. Nothing was trained or written.")
+            f"{REQUIRE_ACCELERATOR_VARIABLE}. Nothing was trained or written."
+        )
     if nvidia_device.exists():
-        log.warning("this machine has an NVIDIA GPU (%s) but backend %s sees only the CPU, so this run "
-                    "trains on the CPU: %s (set %s=1 to make this an error)",
-                    nvidia_device, backend, fix, REQUIRE_ACCELERATOR_VARIABLE)
+        log.warning(
+            "this machine has an NVIDIA GPU (%s) but backend %s sees only the CPU, so this run "
+            "trains on the CPU: %s (set %s=1 to make this an error)",
+            nvidia_device,
+            backend,
+            fix,
+            REQUIRE_ACCELERATOR_VARIABLE,
+        )
 
 
 def plan_for(spec: dict) -> Plan:
@@ -196,9 +230,17 @@ def plan_for(spec: dict) -> Plan:
         import jax
 
         num_processes, process_id = jax.process_count(), jax.process_index()
-    return choose_plan(backend, devices.platform, devices.count, devices.bfloat16,
-                       spec.get("precision", "float32"), spec["batch_size"], devices.name,
-                       num_processes, process_id)
+    return choose_plan(
+        backend,
+        devices.platform,
+        devices.count,
+        devices.bfloat16,
+        spec.get("precision", "float32"),
+        spec["batch_size"],
+        devices.name,
+        num_processes,
+        process_id,
+    )
 
 
 @contextlib.contextmanager

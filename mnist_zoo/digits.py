@@ -61,17 +61,18 @@ def normalise(grey: np.ndarray, source: str = "image") -> np.ndarray:
         raise ImageError(f"{source}: no ink found (the image is blank: contrast {contrast:.0f} of 255)")
     ink = np.clip(ink * (255.0 / contrast), 0, 255)
     rows, columns = np.nonzero(ink > INK_THRESHOLD * 255)
-    ink = ink[rows.min(): rows.max() + 1, columns.min(): columns.max() + 1]
+    ink = ink[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
     scale = BOX_SIZE / max(ink.shape)
     height, width = (max(1, round(side * scale)) for side in ink.shape)
     box = np.asarray(Image.fromarray(ink, mode="F").resize((width, height), Image.Resampling.LANCZOS))
     box = np.clip(box, 0, 255)
-    row_centre, column_centre = (float((box.sum(axis=1 - axis) * np.arange(box.shape[axis])).sum() / box.sum())
-                                 for axis in (0, 1))
+    row_centre, column_centre = (
+        float((box.sum(axis=1 - axis) * np.arange(box.shape[axis])).sum() / box.sum()) for axis in (0, 1)
+    )
     top = int(np.clip(round(IMAGE_SIZE / 2 - 0.5 - row_centre), 0, IMAGE_SIZE - height))
     left = int(np.clip(round(IMAGE_SIZE / 2 - 0.5 - column_centre), 0, IMAGE_SIZE - width))
     digit = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
-    digit[top: top + height, left: left + width] = box
+    digit[top : top + height, left : left + width] = box
     return digit
 
 

@@ -49,8 +49,7 @@ def download(url: str, timeout_seconds: float) -> bytes:
             chunks.append(chunk)
             received += len(chunk)
             if expected_bytes and received / expected_bytes >= next_report:
-                log.info("  %s: %3.0f%% of %d bytes", url, 100 * received / expected_bytes,
-                         expected_bytes)
+                log.info("  %s: %3.0f%% of %d bytes", url, 100 * received / expected_bytes, expected_bytes)
                 next_report += 0.1
     if expected_bytes and received < expected_bytes:
         raise FetchError(f"truncated: got {received} of {expected_bytes} bytes")
@@ -106,7 +105,8 @@ def fetch_file(filename: str, sources: list[str], output_dir: Path, timeout_seco
         log.info("%s: verified, %d bytes from %s", filename, len(payload), source)
         return source
     raise FetchError(
-        f"Could not get a verified {filename} from any source. Tried:\n" + "\n".join(failures)
+        f"Could not get a verified {filename} from any source. Tried:\n"
+        + "\n".join(failures)
         + "\nFix: set MNIST_MIRROR to a directory holding the four *-ubyte.gz files "
         "(e.g. MNIST_MIRROR=../shared/data/mnist) or to a working mirror URL, "
         "or edit data.mirrors in params.yaml."

@@ -38,8 +38,14 @@ def loop_for(loop: str, num_devices: int, num_processes: int) -> str:
     return loop if single and keras.backend.backend() in ("tensorflow", "jax") else "keras"
 
 
-def compile_for_loop(model: keras.Model, loop: str, num_images: int, batch_size: int, plan_steps: int,
-                     compile_model: Callable[[int], None]) -> int:
+def compile_for_loop(
+    model: keras.Model,
+    loop: str,
+    num_images: int,
+    batch_size: int,
+    plan_steps: int,
+    compile_model: Callable[[int], None],
+) -> int:
     """Compile `model` for `loop` (from `loop_for`) by calling `compile_model(steps_per_execution)`,
     and return that number of steps: on JAX's compiled loop a whole epoch, the scan then installed
     as the model's train function; otherwise the plan's `plan_steps`."""
@@ -51,18 +57,30 @@ def compile_for_loop(model: keras.Model, loop: str, num_images: int, batch_size:
     return steps
 
 
-def fit_inputs(loop: str, train_data: tuple[np.ndarray, np.ndarray],
-               validation_data: tuple[np.ndarray, np.ndarray] | None, batch_size: int,
-               seed: int) -> dict[str, Any]:
+def fit_inputs(
+    loop: str,
+    train_data: tuple[np.ndarray, np.ndarray],
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    batch_size: int,
+    seed: int,
+) -> dict[str, Any]:
     """`model.fit`'s data arguments for `loop` (from `loop_for`): arrays for Keras to batch, or
     (TensorFlow, "compiled") a repeating pipeline and its `steps_per_epoch`. `seed` fixes the
     shuffle order."""
     if loop == "keras" or keras.backend.backend() != "tensorflow":
-        return {"x": train_data[0], "y": train_data[1], "batch_size": batch_size, "shuffle": True,
-                "validation_data": validation_data}
-    return {"x": repeating_dataset(*train_data, batch_size, seed), "shuffle": False,  # it shuffles itself
-            "steps_per_epoch": steps_per_epoch(len(train_data[0]), batch_size),
-            "validation_data": None if validation_data is None else batched_dataset(*validation_data, batch_size)}
+        return {
+            "x": train_data[0],
+            "y": train_data[1],
+            "batch_size": batch_size,
+            "shuffle": True,
+            "validation_data": validation_data,
+        }
+    return {
+        "x": repeating_dataset(*train_data, batch_size, seed),
+        "shuffle": False,  # it shuffles itself
+        "steps_per_epoch": steps_per_epoch(len(train_data[0]), batch_size),
+        "validation_data": None if validation_data is None else batched_dataset(*validation_data, batch_size),
+    }
 
 
 def repeating_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int):
@@ -73,13 +91,18 @@ def repeating_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, s
     import tensorflow as tf  # only this backend reads tf.data
 
     images, labels = tf.constant(images), tf.constant(labels)
-    return (tf.data.Dataset.range(len(labels))
-            .shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
-            .map(lambda indices: (tf.gather(images, indices), tf.gather(labels, indices)),
-                 num_parallel_calls=1, deterministic=True)
-            .repeat()
-            .prefetch(2))
+    return (
+        tf.data.Dataset.range(len(labels))
+        .shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .map(
+            lambda indices: (tf.gather(images, indices), tf.gather(labels, indices)),
+            num_parallel_calls=1,
+            deterministic=True,
+        )
+        .repeat()
+        .prefetch(2)
+    )
 
 
 def batched_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int):

@@ -17,16 +17,20 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dic
     classes = list(range(NUM_CLASSES))
     predictions = probabilities.argmax(axis=1)
     precision, recall, f1, support = sklearn_metrics.precision_recall_fscore_support(
-        labels, predictions, labels=classes, zero_division=0)
+        labels, predictions, labels=classes, zero_division=0
+    )
     return {
         "accuracy": round(float(sklearn_metrics.accuracy_score(labels, predictions)), 6),
         "loss": round(float(sklearn_metrics.log_loss(labels, probabilities, labels=classes)), 6),
         "f1_macro": round(float(np.mean(f1)), 6),
         "f1_weighted": round(float(np.average(f1, weights=support)), 6) if support.sum() else 0.0,
         "per_class": {
-            str(digit): {"precision": round(float(precision[digit]), 6),
-                         "recall": round(float(recall[digit]), 6),
-                         "f1": round(float(f1[digit]), 6), "support": int(support[digit])}
+            str(digit): {
+                "precision": round(float(precision[digit]), 6),
+                "recall": round(float(recall[digit]), 6),
+                "f1": round(float(f1[digit]), 6),
+                "support": int(support[digit]),
+            }
             for digit in classes
         },
     }
@@ -49,10 +53,18 @@ def plot_confusion(labels: np.ndarray, predictions: np.ndarray, title: str) -> p
             count = matrix[actual, predicted]
             if count:
                 dark = np.sqrt(count) > 0.6 * np.sqrt(matrix.max())
-                axes.text(predicted, actual, str(count), ha="center", va="center", fontsize=8,
-                          color="white" if dark else "black")
-    axes.set(xticks=range(NUM_CLASSES), yticks=range(NUM_CLASSES), xlabel="Predicted digit",
-             ylabel="True digit", title=title)
+                axes.text(
+                    predicted,
+                    actual,
+                    str(count),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if dark else "black",
+                )
+    axes.set(
+        xticks=range(NUM_CLASSES), yticks=range(NUM_CLASSES), xlabel="Predicted digit", ylabel="True digit", title=title
+    )
     figure.colorbar(image, ax=axes, label="sqrt(count)")
     figure.tight_layout()
     return figure
@@ -66,20 +78,21 @@ def worst_misclassified(labels: np.ndarray, probabilities: np.ndarray, count: in
     return wrong[np.argsort(-confidence, kind="stable")][:count]
 
 
-def plot_misclassified(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
-                       indices: np.ndarray, title: str) -> plt.Figure:
+def plot_misclassified(
+    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, indices: np.ndarray, title: str
+) -> plt.Figure:
     """A grid of test images with true label, predicted label and the model's confidence."""
     columns = 5
     rows = max(1, -(-len(indices) // columns))
-    figure, axes_grid = plt.subplots(rows, columns, figsize=(2 * columns, 2.2 * rows + 0.6),
-                                     squeeze=False)
+    figure, axes_grid = plt.subplots(rows, columns, figsize=(2 * columns, 2.2 * rows + 0.6), squeeze=False)
     for axes in axes_grid.flat:
         axes.axis("off")
     for axes, index in zip(axes_grid.flat, indices, strict=False):  # fewer mistakes than axes: the rest stay blank
         predicted = int(probabilities[index].argmax())
         axes.imshow(images[index].squeeze(), cmap="gray_r")
-        axes.set_title(f"true {labels[index]}, pred {predicted}\n"
-                       f"{probabilities[index, predicted]:.1%} sure", fontsize=9)
+        axes.set_title(
+            f"true {labels[index]}, pred {predicted}\n{probabilities[index, predicted]:.1%} sure", fontsize=9
+        )
     if not len(indices):
         axes_grid.flat[0].text(0.5, 0.5, "no misclassified images", ha="center")
     figure.suptitle(title)

@@ -29,30 +29,34 @@ def accuracies_at_revision(revision: str, path: Path = ACCURACY_FILE) -> dict[st
     try:
         return dvc.api.metrics_show(path.as_posix(), rev=revision)
     except (RevError, FileNotFoundError) as error:
-        raise ValueError(f"Cannot read {path} at revision {revision!r}: {error}. Pass a revision whose "
-                         "pipeline ran, with its outputs in the DVC cache or pushed to the remote.") from None
+        raise ValueError(
+            f"Cannot read {path} at revision {revision!r}: {error}. Pass a revision whose "
+            "pipeline ran, with its outputs in the DVC cache or pushed to the remote."
+        ) from None
 
 
 def regressions(base: dict[str, float], current: dict[str, float], max_drop: float) -> list[str]:
     """One line per variant (present in both) whose accuracy fell by more than `max_drop`."""
-    return [f"{name}: {base[name]:.4f} -> {current[name]:.4f} ({current[name] - base[name]:+.4f}, "
-            f"allowed -{max_drop:.4f})"
-            for name in sorted(base.keys() & current.keys())
-            if base[name] - current[name] > max_drop + 1e-12]
+    return [
+        f"{name}: {base[name]:.4f} -> {current[name]:.4f} ({current[name] - base[name]:+.4f}, allowed -{max_drop:.4f})"
+        for name in sorted(base.keys() & current.keys())
+        if base[name] - current[name] > max_drop + 1e-12
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rev", required=True, help="git revision to compare against, e.g. main")
-    parser.add_argument("--max-drop", type=float, default=None,
-                        help="override params.yaml report.max_accuracy_drop")
+    parser.add_argument("--max-drop", type=float, default=None, help="override params.yaml report.max_accuracy_drop")
     arguments = parser.parse_args(argv)
     max_drop = arguments.max_drop
     if max_drop is None:
         max_drop = load_params()["report"]["max_accuracy_drop"]  # the schema checked it
     elif not 0 <= max_drop <= 1:  # the one value the schema never sees
-        parser.error(f"--max-drop is {max_drop:g}; give the share of test accuracy a variant may lose, "
-                     "from 0 to 1, e.g. 0.005 (half a percentage point).")
+        parser.error(
+            f"--max-drop is {max_drop:g}; give the share of test accuracy a variant may lose, "
+            "from 0 to 1, e.g. 0.005 (half a percentage point)."
+        )
 
     base, current = accuracies_at_revision(arguments.rev), accuracies_in_workspace()
     for name in sorted(base.keys() - current.keys()):
@@ -64,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Accuracy regressions against {arguments.rev} (more than {max_drop:.4f} lost):")
         print("\n".join("  " + line for line in failures))
         return 1
-    print(f"No variant lost more than {max_drop:.4f} test accuracy against {arguments.rev} "
-          f"({len(base.keys() & current.keys())} compared).")
+    print(
+        f"No variant lost more than {max_drop:.4f} test accuracy against {arguments.rev} "
+        f"({len(base.keys() & current.keys())} compared)."
+    )
     return 0
 
 

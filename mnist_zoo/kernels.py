@@ -26,16 +26,21 @@ class PatchConv2D(layers.Conv2D):
         _, height, width, channels = inputs.shape
         out_height, out_width = height - kernel_height + 1, width - kernel_width + 1
         # Stacked in the kernel's (row, column, channel) order, so the kernel reshapes to match.
-        patches = ops.concatenate([inputs[:, row:row + out_height, column:column + out_width, :]
-                                   for row in range(kernel_height) for column in range(kernel_width)], axis=-1)
+        patches = ops.concatenate(
+            [
+                inputs[:, row : row + out_height, column : column + out_width, :]
+                for row in range(kernel_height)
+                for column in range(kernel_width)
+            ],
+            axis=-1,
+        )
         outputs = ops.matmul(patches, ops.reshape(self.kernel, (-1, self.filters)))
         if self.use_bias:
             outputs = outputs + self.bias
         return self.activation(outputs)
 
 
-def training_clone(model: keras.Model, cpu_xla_kernels: bool = False,
-                   precision: str = "float32") -> keras.Model:
+def training_clone(model: keras.Model, cpu_xla_kernels: bool = False, precision: str = "float32") -> keras.Model:
     """A copy of `model` (same weights, same maths) to train in its place.
 
     With `cpu_xla_kernels` its 'valid' stride-1 convs and 2x2 pools become the forms above (for
@@ -51,13 +56,22 @@ def training_clone(model: keras.Model, cpu_xla_kernels: bool = False,
             config["dtype"] = precision
         if not cpu_xla_kernels:
             return layer.__class__.from_config(config)
-        if (type(layer) is layers.Conv2D and config["padding"] == "valid"
-                and tuple(config["strides"]) == (1, 1) and tuple(config["dilation_rate"]) == (1, 1)
-                and config["groups"] == 1 and config["data_format"] == "channels_last"):
+        if (
+            type(layer) is layers.Conv2D
+            and config["padding"] == "valid"
+            and tuple(config["strides"]) == (1, 1)
+            and tuple(config["dilation_rate"]) == (1, 1)
+            and config["groups"] == 1
+            and config["data_format"] == "channels_last"
+        ):
             return PatchConv2D.from_config(config)
-        if (type(layer) is layers.MaxPooling2D and tuple(config["pool_size"]) == (2, 2)
-                and tuple(config["strides"]) == (2, 2) and config["padding"] == "valid"
-                and config["data_format"] == "channels_last"):
+        if (
+            type(layer) is layers.MaxPooling2D
+            and tuple(config["pool_size"]) == (2, 2)
+            and tuple(config["strides"]) == (2, 2)
+            and config["padding"] == "valid"
+            and config["data_format"] == "channels_last"
+        ):
             return ReshapeMaxPooling2D.from_config(config)
         return layer.__class__.from_config(config)
 

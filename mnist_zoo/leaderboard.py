@@ -14,16 +14,27 @@ from matplotlib import ticker
 from mnist_zoo.config import NUM_CLASSES
 
 COLUMNS = {  # leaderboard column -> header
-    "variant": "Variant", "accuracy": "Test accuracy", "f1_macro": "Macro F1",
-    "reported_accuracy": "Post reported", "parameters": "Parameters",
-    "training_seconds": "Training s", "epochs_run": "Epochs", "images_per_second": "Images/s",
+    "variant": "Variant",
+    "accuracy": "Test accuracy",
+    "f1_macro": "Macro F1",
+    "reported_accuracy": "Post reported",
+    "parameters": "Parameters",
+    "training_seconds": "Training s",
+    "epochs_run": "Epochs",
+    "images_per_second": "Images/s",
 }
 
 
 def leaderboard(evaluations: dict[str, dict[str, Any]], reported: dict[str, float | None]) -> pd.DataFrame:
     """One row per variant, best test accuracy first (ties keep train.variants order)."""
-    rows = [{"variant": name, **{key: evaluation.get(key) for key in COLUMNS if key != "variant"},
-             "reported_accuracy": reported.get(name)} for name, evaluation in evaluations.items()]
+    rows = [
+        {
+            "variant": name,
+            **{key: evaluation.get(key) for key in COLUMNS if key != "variant"},
+            "reported_accuracy": reported.get(name),
+        }
+        for name, evaluation in evaluations.items()
+    ]
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     return table.sort_values("accuracy", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -34,8 +45,10 @@ def short_labels(names: list[str], short_names: dict[str, str]) -> dict[str, str
     for name, label in labels.items():
         others = [other for other, other_label in labels.items() if other_label == label and other != name]
         if others:
-            raise ValueError(f"params.yaml: report.short_names gives {name} the label {label!r}, which {others[0]} "
-                             "already has (as its label or its name); give each variant a label of its own.")
+            raise ValueError(
+                f"params.yaml: report.short_names gives {name} the label {label!r}, which {others[0]} "
+                "already has (as its label or its name); give each variant a label of its own."
+            )
     return labels
 
 
@@ -48,6 +61,7 @@ def error_percentages(accuracies: dict[str, float], labels: dict[str, str]) -> d
 
 def leaderboard_markdown(table: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (pull-request comments render it)."""
+
     def cell(key: str, value: Any) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return "-"
@@ -61,8 +75,7 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
             return f"{value:.0f}"
         return str(value)
 
-    lines = ["| " + " | ".join(COLUMNS.values()) + " |",
-             "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|"]
+    lines = ["| " + " | ".join(COLUMNS.values()) + " |", "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|"]
     for row in table.to_dict("records"):
         lines.append("| " + " | ".join(cell(key, row[key]) for key in COLUMNS) + " |")
     return "# Leaderboard (MNIST test set)\n\n" + "\n".join(lines) + "\n"
@@ -100,8 +113,9 @@ def plot_curves(curves: pd.DataFrame) -> plt.Figure:
             loss_axes.plot(part["epoch"], part["loss"], style, marker=".", color=colours(index % 10), label=label)
             accuracy_axes.plot(part["epoch"], part["accuracy"], style, marker=".", color=colours(index % 10))
     loss_axes.set(xlabel="Epoch", ylabel="Cross-entropy loss (log scale)", yscale="log", title="Loss")
-    accuracy_axes.set(xlabel="Epoch", ylabel="Accuracy", title="Accuracy",
-                      ylim=(max(0.0, curves["accuracy"].min() - 0.005), 1.0))
+    accuracy_axes.set(
+        xlabel="Epoch", ylabel="Accuracy", title="Accuracy", ylim=(max(0.0, curves["accuracy"].min() - 0.005), 1.0)
+    )
     for axes in (loss_axes, accuracy_axes):
         axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
@@ -118,13 +132,21 @@ def plot_leaderboard(table: pd.DataFrame) -> plt.Figure:
     sizes = 30 + 400 * np.sqrt(table["parameters"] / table["parameters"].max())
     axes.scatter(table["training_seconds"], table["accuracy"], s=sizes, alpha=0.6)
     labels = [
-        axes.annotate(f"{row['variant']} ({row['parameters']:,} params)",
-                      (row["training_seconds"], row["accuracy"]), textcoords="offset points",
-                      xytext=(8, 4), fontsize=8)
+        axes.annotate(
+            f"{row['variant']} ({row['parameters']:,} params)",
+            (row["training_seconds"], row["accuracy"]),
+            textcoords="offset points",
+            xytext=(8, 4),
+            fontsize=8,
+        )
         for row in table.sort_values("accuracy", ascending=False).to_dict("records")
     ]
-    axes.set(xscale="log", xlabel="Training time (s, log scale)", ylabel="Test accuracy",
-             title="Accuracy against training time (marker area ~ parameters)")
+    axes.set(
+        xscale="log",
+        xlabel="Training time (s, log scale)",
+        ylabel="Test accuracy",
+        title="Accuracy against training time (marker area ~ parameters)",
+    )
     label_log_axis(axes.xaxis)
     axes.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0))
     axes.grid(alpha=0.3)
@@ -150,15 +172,21 @@ def separate_labels(figure: plt.Figure, labels: list) -> None:
 def plot_per_class_f1(evaluations: dict[str, dict[str, Any]]) -> plt.Figure:
     """Variants x digits heat map of F1: which digits each model gets wrong."""
     names = list(evaluations)
-    f1 = np.array([[evaluations[name]["per_class"][str(digit)]["f1"] for digit in range(NUM_CLASSES)]
-                   for name in names])
+    f1 = np.array(
+        [[evaluations[name]["per_class"][str(digit)]["f1"] for digit in range(NUM_CLASSES)] for name in names]
+    )
     figure, axes = plt.subplots(figsize=(10, 0.55 * len(names) + 1.8))
     image = axes.imshow(f1, cmap="RdYlGn", vmin=max(0.0, min(0.95, f1.min())), vmax=1.0, aspect="auto")
     for row in range(len(names)):
         for digit in range(NUM_CLASSES):
             axes.text(digit, row, f"{f1[row, digit]:.3f}", ha="center", va="center", fontsize=8)
-    axes.set(xticks=range(NUM_CLASSES), yticks=range(len(names)), yticklabels=names, xlabel="Digit",
-             title="Per-class F1 on the test set")
+    axes.set(
+        xticks=range(NUM_CLASSES),
+        yticks=range(len(names)),
+        yticklabels=names,
+        xlabel="Digit",
+        title="Per-class F1 on the test set",
+    )
     figure.colorbar(image, ax=axes, label="F1")
     figure.tight_layout()
     return figure

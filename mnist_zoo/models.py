@@ -36,8 +36,9 @@ def build_convnet(
     return keras.Sequential(model_layers)
 
 
-def build_flagship(filters: int, dense_units: int, dropout: float, translation: float,
-                   rotation: float = 0.0, zoom: float = 0.0) -> keras.Model:
+def build_flagship(
+    filters: int, dense_units: int, dropout: float, translation: float, rotation: float = 0.0, zoom: float = 0.0
+) -> keras.Model:
     """Our CNN: a wider Chollet net with batch norm, dropout and augmentation (while training
     only): random rotations of up to `rotation` of a full turn, zooms in or out by up to `zoom`,
     then shifts of up to `translation` of the image, each filling with black.
@@ -57,19 +58,25 @@ def build_flagship(filters: int, dense_units: int, dropout: float, translation: 
         # No conv bias: batch norm's offset does that job.
         return [layers.Conv2D(width, 3, use_bias=False), layers.BatchNormalization(), layers.ReLU()]
 
-    return keras.Sequential([
-        keras.Input(INPUT_SHAPE),
-        layers.Rescaling(1 / 255),
-        *augmentation,
-        *conv_block(filters), layers.MaxPooling2D(2),
-        *conv_block(2 * filters),
-        *conv_block(2 * filters), layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dropout(dropout),
-        layers.Dense(dense_units, use_bias=False), layers.BatchNormalization(), layers.ReLU(),
-        layers.Dropout(dropout),
-        layers.Dense(NUM_CLASSES, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            layers.Rescaling(1 / 255),
+            *augmentation,
+            *conv_block(filters),
+            layers.MaxPooling2D(2),
+            *conv_block(2 * filters),
+            *conv_block(2 * filters),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dropout(dropout),
+            layers.Dense(dense_units, use_bias=False),
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.Dropout(dropout),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
+        ]
+    )
 
 
 # VGG16 wants 0-255 BGR with the ImageNet channel means removed (caffe-style preprocessing).
@@ -77,9 +84,7 @@ IMAGENET_BGR_MEANS = [103.939, 116.779, 123.68]
 VGG16_IMAGE_SIZE = 48  # the smallest input VGG16 accepts is 32; the post used 48
 
 
-def build_vgg16_transfer(
-    dense_layers: list[dict[str, Any]], weights: str | None = "imagenet"
-) -> keras.Model:
+def build_vgg16_transfer(dense_layers: list[dict[str, Any]], weights: str | None = "imagenet") -> keras.Model:
     """Frozen VGG16 base on 48x48 RGB (resized grey inside the model), then a dense head.
 
     The layer named 'features' is the frozen base's flattened output: training caches it.
@@ -140,8 +145,9 @@ def optimizer_options(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     valid = set(inspect.signature(OPTIMIZERS[spec["name"]]).parameters) | SCHEDULE_KEYS
     unknown = sorted(set(spec) - valid)
     if unknown:
-        raise ValueError(f"params.yaml: {name}.optimizer: {spec['name']} takes no option(s) {unknown}; "
-                         f"valid: {sorted(valid)}.")
+        raise ValueError(
+            f"params.yaml: {name}.optimizer: {spec['name']} takes no option(s) {unknown}; valid: {sorted(valid)}."
+        )
     return {key: value for key, value in spec.items() if key not in SCHEDULE_KEYS}
 
 
@@ -156,7 +162,8 @@ def build_optimizer(spec: dict[str, Any], total_steps: int) -> keras.optimizers.
     learning_rate = float(keras.ops.convert_to_numpy(learning_rate))
     if spec.get("decay"):
         learning_rate = keras.optimizers.schedules.InverseTimeDecay(
-            learning_rate, decay_steps=1, decay_rate=spec["decay"])
+            learning_rate, decay_steps=1, decay_rate=spec["decay"]
+        )
     elif spec.get("schedule") == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
     return OPTIMIZERS[spec["name"]](learning_rate=learning_rate, **options)

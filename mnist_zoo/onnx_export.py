@@ -28,6 +28,7 @@ def for_inference(model: keras.Model) -> keras.Model:
     """`model` without its random augmentation layers, sharing every other layer and its weights.
     Those layers (RandomTranslation, ...) are the identity at inference, but the export would trace
     their random ops into the graph, which ONNX Runtime cannot load."""
+
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
         return keras.layers.Identity(name=layer.name) if type(layer).__name__.startswith("Random") else layer
 
@@ -38,5 +39,6 @@ def for_inference(model: keras.Model) -> keras.Model:
 
 def predict_in_batches(classify: Classifier, images: np.ndarray) -> np.ndarray:
     """`classify` over `images` a batch at a time, as one array of probabilities."""
-    return np.concatenate([classify(images[start: start + PREDICT_BATCH_SIZE])
-                           for start in range(0, len(images), PREDICT_BATCH_SIZE)])
+    return np.concatenate(
+        [classify(images[start : start + PREDICT_BATCH_SIZE]) for start in range(0, len(images), PREDICT_BATCH_SIZE)]
+    )

@@ -32,8 +32,10 @@ def variant_spec(params: dict[str, Any], name: str) -> dict[str, Any]:
     train.transfer_variants; the schema has checked that the section exists)."""
     sections = catalogue(params)
     if name not in sections:
-        raise ValueError(f"Unknown variant {name!r}: not in params.yaml's train.variants or "
-                         f"train.transfer_variants; valid options: {sorted(sections)}.")
+        raise ValueError(
+            f"Unknown variant {name!r}: not in params.yaml's train.variants or "
+            f"train.transfer_variants; valid options: {sorted(sections)}."
+        )
     section: Any = params
     for key in sections[name].split("."):
         section = section[key]

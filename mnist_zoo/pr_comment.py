@@ -22,8 +22,7 @@ def summarise_diff(diff: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str,
     for path, metrics in sorted(diff.items()):
         if not path.startswith(EVALUATION_PREFIX) or not metrics:
             continue
-        per_class_changed = sorted({key.split(".")[1] for key in metrics if key.startswith("per_class.")},
-                                   key=int)
+        per_class_changed = sorted({key.split(".")[1] for key in metrics if key.startswith("per_class.")}, key=int)
         row = {"variant": Path(path).stem, "per_class_changed": per_class_changed}
         for key in HEADLINE_METRICS:
             entry = metrics.get(key, {})
@@ -51,13 +50,17 @@ def comment_markdown(diff: dict[str, Any], leaderboard: str, base: str, plots: t
     rows = summarise_diff(diff)
     lines = [f"## Model report against `{base}`", ""]
     if rows:
-        lines += ["| Variant | Test accuracy | Macro F1 | Loss | Digits whose figures changed |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "| Variant | Test accuracy | Macro F1 | Loss | Digits whose figures changed |",
+            "|---|---|---|---|---|",
+        ]
         for row in rows:
-            cells = [format_change(*row["accuracy"], percent=True),
-                     format_change(*row["f1_macro"], percent=False),
-                     format_change(*row["loss"], percent=False),
-                     ", ".join(row["per_class_changed"]) or "none"]
+            cells = [
+                format_change(*row["accuracy"], percent=True),
+                format_change(*row["f1_macro"], percent=False),
+                format_change(*row["loss"], percent=False),
+                ", ".join(row["per_class_changed"]) or "none",
+            ]
             lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
     else:
         lines.append("No evaluation metric changed.")

@@ -28,8 +28,11 @@ def expand(paths: list[Path]) -> list[Path]:
     none. Missing paths stay too, to fail with their own error."""
     expanded = []
     for path in paths:
-        images = sorted(child for child in path.iterdir() if child.is_file()
-                        and child.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else []
+        images = (
+            sorted(child for child in path.iterdir() if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES)
+            if path.is_dir()
+            else []
+        )
         if images:
             expanded += images
         else:
@@ -68,7 +71,9 @@ def table(records: list[dict]) -> str:
         for name, guesses in record.get("predictions", {}).items():
             rows.append((record["file"], name, *(f"{guess['digit']} {guess['probability']:7.2%}" for guess in guesses)))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
 
 
 def model_names(requested: str | None, everything: bool, directory: Path, suffix: str) -> list[str]:
@@ -102,10 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     if missing or not names:
         available = sorted(path.stem for path in directory.glob(f"*{suffix}"))
         wanted = f"model {', '.join(missing)}" if missing else f"{suffix} model"
-        print(f"predict: no {wanted} in {directory}; "
-              f"available: {available or 'none'}. Train it with `dvc repro`"
-              f"{' (export@<name> makes the .onnx)' if arguments.onnx else ''}, or `dvc pull` it.",
-              file=sys.stderr)
+        print(
+            f"predict: no {wanted} in {directory}; "
+            f"available: {available or 'none'}. Train it with `dvc repro`"
+            f"{' (export@<name> makes the .onnx)' if arguments.onnx else ''}, or `dvc pull` it.",
+            file=sys.stderr,
+        )
         return 2
     load = onnx_classifier if arguments.onnx else keras_classifier
     records = predict(arguments.paths, {name: load(directory / f"{name}{suffix}") for name in names})

@@ -12,8 +12,10 @@ from mnist_zoo.config import IMAGE_SIZE, NUM_CLASSES
 
 IMAGE_MAGIC, LABEL_MAGIC = 0x00000803, 0x00000801  # unsigned bytes, 3 and 1 dimensions
 # MNIST's file names: (images, labels) per split.
-IDX_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-             "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 
 
 def parse_idx(content: bytes, expected_magic: int, name: str) -> np.ndarray:
@@ -27,7 +29,7 @@ def parse_idx(content: bytes, expected_magic: int, name: str) -> np.ndarray:
     header_bytes = 4 + 4 * num_dimensions
     if len(content) < header_bytes:
         raise ValueError(f"{name}: truncated IDX header.")
-    shape = tuple(int.from_bytes(content[4 + 4 * i: 8 + 4 * i], "big") for i in range(num_dimensions))
+    shape = tuple(int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(num_dimensions))
     expected_bytes = header_bytes + int(np.prod(shape))
     if len(content) != expected_bytes:
         raise ValueError(
@@ -50,21 +52,15 @@ def decode_split(images_gz: bytes, labels_gz: bytes, name: str) -> tuple[np.ndar
     return images, labels
 
 
-def split_indices(
-    labels: np.ndarray, validation_size: int, subset: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(labels: np.ndarray, validation_size: int, subset: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified, seeded (train, validation) indices; `subset` > 0 keeps that many for training.
 
     Validation is drawn first, so it stays the same whatever `subset` is.
     """
     if not 0 < validation_size < len(labels):
-        raise ValueError(
-            f"data.validation_size must be between 1 and {len(labels) - 1}, got {validation_size}."
-        )
+        raise ValueError(f"data.validation_size must be between 1 and {len(labels) - 1}, got {validation_size}.")
     indices = np.arange(len(labels))
-    train, validation = train_test_split(
-        indices, test_size=validation_size, stratify=labels, random_state=seed
-    )
+    train, validation = train_test_split(indices, test_size=validation_size, stratify=labels, random_state=seed)
     train = train[subset_indices(labels[train], subset, seed, key="data.subset")]
     return np.sort(train), np.sort(validation)
 
@@ -75,6 +71,5 @@ def subset_indices(labels: np.ndarray, size: int, seed: int, key: str = "data.te
         raise ValueError(f"{key} must be 0 (all) or 1-{len(labels)}, got {size}.")
     if size in (0, len(labels)):
         return np.arange(len(labels))
-    chosen, _ = train_test_split(np.arange(len(labels)), train_size=size, stratify=labels,
-                                 random_state=seed)
+    chosen, _ = train_test_split(np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed)
     return np.sort(chosen)

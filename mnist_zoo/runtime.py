@@ -34,8 +34,9 @@ def share_accelerator_memory(environ: MutableMapping[str, str] = os.environ) -> 
     return {name: environ[name] for name in ACCELERATOR_MEMORY_SETTINGS}
 
 
-def start(backend: str | None = None, override: bool = False,
-          environ: MutableMapping[str, str] = os.environ) -> str | None:
+def start(
+    backend: str | None = None, override: bool = False, environ: MutableMapping[str, str] = os.environ
+) -> str | None:
     """Prepare this process: shareable accelerator memory, figures to files, and the Keras
     `backend` (e.g. a variant's `backend` param) unless KERAS_BACKEND already names one (a whole
     zoo on JAX on a GPU machine) and `override` is false. Returns the backend Keras will use
@@ -53,6 +54,8 @@ def start(backend: str | None = None, override: bool = False,
     chosen = environ.get("KERAS_BACKEND")
     keras = sys.modules.get("keras")
     if chosen and keras is not None and keras.backend.backend() != chosen:
-        raise RuntimeError(f"Keras was imported with the {keras.backend.backend()} backend before "
-                           f"mnist_zoo.runtime.start could choose {chosen}; call start first.")
+        raise RuntimeError(
+            f"Keras was imported with the {keras.backend.backend()} backend before "
+            f"mnist_zoo.runtime.start could choose {chosen}; call start first."
+        )
     return chosen

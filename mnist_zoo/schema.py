@@ -40,16 +40,22 @@ def integer(low: int, high: int | None = None, example: int | None = None) -> Ru
 
 def number(low: float, high: float, include_low: bool, include_high: bool, example: float) -> Rule:
     def accepts(value: Any) -> bool:
-        return (is_number(value) and (value >= low if include_low else value > low)
-                and (value <= high if include_high else value < high))
-    interval = (f"{'>=' if include_low else '>'} {low}" if high == float("inf") else
-                f"in {'[' if include_low else '('}{low}, {high}{']' if include_high else ')'}")
+        return (
+            is_number(value)
+            and (value >= low if include_low else value > low)
+            and (value <= high if include_high else value < high)
+        )
+
+    interval = (
+        f"{'>=' if include_low else '>'} {low}"
+        if high == float("inf")
+        else f"in {'[' if include_low else '('}{low}, {high}{']' if include_high else ')'}"
+    )
     return Rule(accepts, f"a number {interval}, e.g. {example}")
 
 
 def one_of(*options: Any) -> Rule:
-    return Rule(lambda v: any(v == option and type(v) is type(option) for option in options),
-                f"one of {list(options)}")
+    return Rule(lambda v: any(v == option and type(v) is type(option) for option in options), f"one of {list(options)}")
 
 
 POSITIVE = integer(1)
@@ -57,14 +63,25 @@ BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
 UNIT = number(0, 1, True, False, 0.5)  # a dropout rate, a momentum: 1 would never learn
 # report.short_names: a column label per variant for the README's `dvc exp show` in 120 columns.
 SHORT_NAME_LENGTH = 4
-SHORT_NAMES = Rule(lambda v: isinstance(v, dict) and all(
-    isinstance(name, str) and isinstance(label, str) and 0 < len(label) <= SHORT_NAME_LENGTH and label.strip() == label
-    for name, label in v.items()) and len(set(v.values())) == len(v),
+SHORT_NAMES = Rule(
+    lambda v: (
+        isinstance(v, dict)
+        and all(
+            isinstance(name, str)
+            and isinstance(label, str)
+            and 0 < len(label) <= SHORT_NAME_LENGTH
+            and label.strip() == label
+            for name, label in v.items()
+        )
+        and len(set(v.values())) == len(v)
+    ),
     f"a mapping of variant name to a label of 1 to {SHORT_NAME_LENGTH} characters (no spaces at the ends), "
-    "each label used once, e.g. {lenet5: lnt5}")
-ALL_OR_SOME = Rule(lambda v: v == 0 and is_int(v) or is_int(v) and v >= NUM_CLASSES,
-                   f"0 (all) or a whole number >= {NUM_CLASSES} (one image of each digit)")
-
+    "each label used once, e.g. {lenet5: lnt5}",
+)
+ALL_OR_SOME = Rule(
+    lambda v: v == 0 and is_int(v) or is_int(v) and v >= NUM_CLASSES,
+    f"0 (all) or a whole number >= {NUM_CLASSES} (one image of each digit)",
+)
 
 
 def or_null(rule: Rule) -> Rule:
@@ -78,9 +95,16 @@ def or_null(rule: Rule) -> Rule:
 OPTIMIZER_RULES = {
     "name": one_of(*OPTIMIZERS),
     "learning_rate": number(0, float("inf"), False, False, 0.001),
-    "momentum": UNIT, "rho": number(0, 1, False, False, 0.95), "ema_momentum": UNIT,
-    "beta_1": UNIT, "beta_2": UNIT, "epsilon": number(0, 1, False, False, 1e-7),
-    "use_ema": BOOLEAN, "nesterov": BOOLEAN, "amsgrad": BOOLEAN, "centered": BOOLEAN,
+    "momentum": UNIT,
+    "rho": number(0, 1, False, False, 0.95),
+    "ema_momentum": UNIT,
+    "beta_1": UNIT,
+    "beta_2": UNIT,
+    "epsilon": number(0, 1, False, False, 1e-7),
+    "use_ema": BOOLEAN,
+    "nesterov": BOOLEAN,
+    "amsgrad": BOOLEAN,
+    "centered": BOOLEAN,
     "weight_decay": or_null(number(0, float("inf"), True, False, 0.004)),
     "clipnorm": or_null(number(0, float("inf"), False, False, 1.0)),
     "clipvalue": or_null(number(0, float("inf"), False, False, 0.5)),
@@ -96,28 +120,46 @@ DENSE_LAYER_RULES = {"units": POSITIVE, "dropout": UNIT}
 CONV_LAYER_RULES = {"filters": POSITIVE, "kernel_size": integer(1, 28, 3), "pool": BOOLEAN}
 # Every variant's recipe, then each family's architecture (required unless it has a default).
 RECIPE_RULES = {
-    "family": one_of(*FAMILIES), "optimizer": None, "batch_size": integer(1, example=128),
-    "epochs": integer(1, example=10), "early_stopping_patience": POSITIVE,
-    "reported_accuracy": number(0, 1, False, True, 0.99), "backend": one_of(*BACKENDS),
+    "family": one_of(*FAMILIES),
+    "optimizer": None,
+    "batch_size": integer(1, example=128),
+    "epochs": integer(1, example=10),
+    "early_stopping_patience": POSITIVE,
+    "reported_accuracy": number(0, 1, False, True, 0.99),
+    "backend": one_of(*BACKENDS),
     "precision": one_of(*PRECISIONS),
 }
 OPTIONAL_RECIPE_KEYS = {"early_stopping_patience", "reported_accuracy", "backend", "precision"}
 FAMILY_RULES: dict[str, dict[str, Rule | None]] = {
-    "flagship": {"filters": POSITIVE, "dense_units": POSITIVE, "dropout": UNIT,
-                 "translation": number(0, 1, True, True, 0.1), "rotation": number(0, 0.5, True, True, 0.03),
-                 "zoom": number(0, 1, True, False, 0.1)},
+    "flagship": {
+        "filters": POSITIVE,
+        "dense_units": POSITIVE,
+        "dropout": UNIT,
+        "translation": number(0, 1, True, True, 0.1),
+        "rotation": number(0, 0.5, True, True, 0.03),
+        "zoom": number(0, 1, True, False, 0.1),
+    },
     "convnet": {"conv_layers": None, "dense_layers": None, "activation": one_of(*ACTIVATIONS)},
-    "vgg16_transfer": {"dense_layers": None,
-                       "weights": Rule(lambda v: v is None or isinstance(v, str) and v != "",
-                                       "imagenet, a path to a weights file, or null")},
+    "vgg16_transfer": {
+        "dense_layers": None,
+        "weights": Rule(
+            lambda v: v is None or isinstance(v, str) and v != "", "imagenet, a path to a weights file, or null"
+        ),
+    },
 }
 OPTIONAL_FAMILY_KEYS = {"weights", "rotation", "zoom"}
 SECTION_RULES = {
-    "data": {"mirrors": Rule(lambda v: isinstance(v, list) and all(isinstance(u, str) and u for u in v),
-                             "a list of URLs (it may be empty when MNIST_MIRROR is set)"),
-             "download_timeout_seconds": number(0, 3600, False, True, 60),
-             "validation_size": integer(NUM_CLASSES, MNIST_TRAIN_IMAGES - NUM_CLASSES, 5000),
-             "split_seed": integer(0, example=1234), "subset": ALL_OR_SOME, "test_subset": ALL_OR_SOME},
+    "data": {
+        "mirrors": Rule(
+            lambda v: isinstance(v, list) and all(isinstance(u, str) and u for u in v),
+            "a list of URLs (it may be empty when MNIST_MIRROR is set)",
+        ),
+        "download_timeout_seconds": number(0, 3600, False, True, 60),
+        "validation_size": integer(NUM_CLASSES, MNIST_TRAIN_IMAGES - NUM_CLASSES, 5000),
+        "split_seed": integer(0, example=1234),
+        "subset": ALL_OR_SOME,
+        "test_subset": ALL_OR_SOME,
+    },
     "train": {"early_stopping_patience": POSITIVE, "variants": None, "transfer_variants": None},
     "evaluate": {"num_misclassified": integer(1, 100, 25)},
     "export": {"min_agreement": number(0, 1, False, True, 0.9999)},
@@ -131,12 +173,18 @@ MISSING = object()
 
 def refuse(key: str, value: Any, allowed: str) -> ValueError:
     shown = "missing" if value is MISSING else f"{value!r}"
-    return ValueError(f"params.yaml: {key} is {shown}; allowed: {allowed}. Fix it in params.yaml "
-                      "(or the -S of your `dvc exp run`).")
+    return ValueError(
+        f"params.yaml: {key} is {shown}; allowed: {allowed}. Fix it in params.yaml (or the -S of your `dvc exp run`)."
+    )
 
 
-def check_mapping(key: str, value: Any, rules: dict[str, Rule | None], optional: set[str] = frozenset(),
-                  nested: dict[str, Callable[[str, Any], None]] | None = None) -> None:
+def check_mapping(
+    key: str,
+    value: Any,
+    rules: dict[str, Rule | None],
+    optional: set[str] = frozenset(),
+    nested: dict[str, Callable[[str, Any], None]] | None = None,
+) -> None:
     """`value` must be a mapping with exactly `rules`' keys (less the optional ones); each value
     obeys its rule, or the function in `nested` for keys whose rule is None."""
     if not isinstance(value, dict):
@@ -161,6 +209,7 @@ def check_layers(rules: dict[str, Rule], required: set[str]) -> Callable[[str, A
             raise refuse(key, value, f"a list of mappings, each with {sorted(required)} (it may be empty)")
         for index, layer in enumerate(value):
             check_mapping(f"{key}.{index}", layer, rules, optional=set(rules) - required)
+
     return check
 
 
@@ -175,8 +224,11 @@ def check_optimizer(key: str, value: Any) -> None:
             raise refuse(f"{key}.{name}", option, rule.allowed)
     clipping = [name for name in CLIPPING if value.get(name) is not None]
     if len(clipping) > 1:
-        raise refuse(f"{key}.{clipping[1]}", value[clipping[1]],
-                     f"null when {key}.{clipping[0]} is set: Keras clips one way at most ({', '.join(CLIPPING)})")
+        raise refuse(
+            f"{key}.{clipping[1]}",
+            value[clipping[1]],
+            f"null when {key}.{clipping[0]} is set: Keras clips one way at most ({', '.join(CLIPPING)})",
+        )
 
 
 def check_variant(key: str, spec: Any) -> None:
@@ -185,8 +237,11 @@ def check_variant(key: str, spec: Any) -> None:
         family = spec.get("family", MISSING) if isinstance(spec, dict) else spec
         raise refuse(f"{key}.family" if isinstance(spec, dict) else key, family, f"one of {list(FAMILIES)}")
     family_rules = FAMILY_RULES[spec["family"]]
-    nested = {"optimizer": check_optimizer, "dense_layers": check_layers(DENSE_LAYER_RULES, {"units"}),
-              "conv_layers": check_layers(CONV_LAYER_RULES, {"filters", "kernel_size"})}
+    nested = {
+        "optimizer": check_optimizer,
+        "dense_layers": check_layers(DENSE_LAYER_RULES, {"units"}),
+        "conv_layers": check_layers(CONV_LAYER_RULES, {"filters", "kernel_size"}),
+    }
     check_mapping(key, spec, RECIPE_RULES | family_rules, OPTIONAL_RECIPE_KEYS | OPTIONAL_FAMILY_KEYS, nested)
 
 
@@ -202,8 +257,12 @@ def check_catalogue(key: str, value: Any) -> None:
         raise refuse(key, value, "a mapping of variant name to its params section, e.g. {lenet5: variants.lenet5}")
     for name in value:
         if not isinstance(name, str) or not VARIANT_NAME.match(name):
-            raise refuse(f"{key}.{name}", value[name], "a variant name that is a safe file name: lower-case "
-                         "letters, digits and underscores, starting with a letter, e.g. lenet5")
+            raise refuse(
+                f"{key}.{name}",
+                value[name],
+                "a variant name that is a safe file name: lower-case "
+                "letters, digits and underscores, starting with a letter, e.g. lenet5",
+            )
 
 
 def check_params(params: dict[str, Any]) -> None:
@@ -211,12 +270,21 @@ def check_params(params: dict[str, Any]) -> None:
     if not POSITIVE.accepts(params.get("seed", MISSING)):
         raise refuse("seed", params.get("seed", MISSING), "a whole number >= 1, e.g. 42")
     for section, rules in SECTION_RULES.items():
-        check_mapping(section, params.get(section, MISSING), rules, OPTIONAL_SECTION_KEYS,
-                      nested={"variants": check_catalogue, "transfer_variants": check_catalogue})
+        check_mapping(
+            section,
+            params.get(section, MISSING),
+            rules,
+            OPTIONAL_SECTION_KEYS,
+            nested={"variants": check_catalogue, "transfer_variants": check_catalogue},
+        )
     data = params["data"]
     if data["subset"] and data["subset"] > MNIST_TRAIN_IMAGES - data["validation_size"]:
-        raise refuse("data.subset", data["subset"], f"0 (all) or at most {MNIST_TRAIN_IMAGES} minus "
-                     f"data.validation_size ({data['validation_size']}), the training images left")
+        raise refuse(
+            "data.subset",
+            data["subset"],
+            f"0 (all) or at most {MNIST_TRAIN_IMAGES} minus "
+            f"data.validation_size ({data['validation_size']}), the training images left",
+        )
     if data["test_subset"] > MNIST_TEST_IMAGES:
         raise refuse("data.test_subset", data["test_subset"], f"0 (all) or at most {MNIST_TEST_IMAGES}")
     sections = {f"variants.{name}": None for name in params.get("variants") or {}}

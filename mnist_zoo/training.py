@@ -47,8 +47,9 @@ def averaging_callbacks(model: keras.Model) -> list[keras.callbacks.Callback]:
     return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if model.optimizer.use_ema else []
 
 
-def compile_for_training(model: keras.Model, spec: dict[str, Any], num_images: int,
-                         steps_per_execution: int = 1) -> None:
+def compile_for_training(
+    model: keras.Model, spec: dict[str, Any], num_images: int, steps_per_execution: int = 1
+) -> None:
     """Compile with the spec's optimizer (its schedule spans the whole run) and our loss/metrics."""
     total_steps = steps_per_epoch(num_images, spec["batch_size"]) * spec["epochs"]
     model.compile(
@@ -75,17 +76,31 @@ def fit(
     `loop` is how each epoch runs (mnist_zoo/epochs.py): "compiled", or "keras" as the posts do."""
     loop = loop_for(loop, plan.num_devices, plan.num_processes)
     batch_size, num_images = spec["batch_size"], len(train_data[0])
-    steps_per_execution = compile_for_loop(model, loop, num_images, batch_size, plan.steps_per_execution,
-                                           lambda steps: compile_for_training(model, spec, num_images, steps))
-    log.info("compiled: XLA %s, %s loop, %d step(s) per execution", "on" if model.jit_compile else "off",
-             loop, steps_per_execution)
+    steps_per_execution = compile_for_loop(
+        model,
+        loop,
+        num_images,
+        batch_size,
+        plan.steps_per_execution,
+        lambda steps: compile_for_training(model, spec, num_images, steps),
+    )
+    log.info(
+        "compiled: XLA %s, %s loop, %d step(s) per execution",
+        "on" if model.jit_compile else "off",
+        loop,
+        steps_per_execution,
+    )
     # The shuffle's seed comes from NumPy's generator, which seed_everything seeded.
     inputs = fit_inputs(loop, train_data, validation_data, batch_size, seed=int(np.random.randint(2**31 - 1)))
-    stopping = [] if patience is None else [keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=patience, restore_best_weights=True)]
+    stopping = (
+        []
+        if patience is None
+        else [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
+    )
     started = time.perf_counter()
-    history = model.fit(**inputs, epochs=spec["epochs"],
-                        callbacks=[*averaging_callbacks(model), *stopping, *callbacks], verbose=2)
+    history = model.fit(
+        **inputs, epochs=spec["epochs"], callbacks=[*averaging_callbacks(model), *stopping, *callbacks], verbose=2
+    )
     epochs_run = len(history.history["loss"])
     return {
         "training_seconds": round(time.perf_counter() - started, 2),

@@ -19,12 +19,16 @@ def transfer_spec(params: dict[str, Any], name: str) -> dict[str, Any]:
     spec = variant_spec(params, name)
     validate_spec(name, spec)
     if spec["family"] != "vgg16_transfer":
-        raise ValueError(f"{name} is of family {spec['family']!r}; the transfer stages are for "
-                         "vgg16_transfer (list it in train.variants instead).")
+        raise ValueError(
+            f"{name} is of family {spec['family']!r}; the transfer stages are for "
+            "vgg16_transfer (list it in train.variants instead)."
+        )
     spec["weights"] = os.environ.get(WEIGHTS_VARIABLE) or spec.get("weights", "imagenet")
     if spec["weights"] not in (None, "imagenet") and not Path(spec["weights"]).is_file():
-        raise ValueError(f"{WEIGHTS_VARIABLE} / {name}.weights is {spec['weights']!r}, which is not a "
-                         "file. Point it at vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5.")
+        raise ValueError(
+            f"{WEIGHTS_VARIABLE} / {name}.weights is {spec['weights']!r}, which is not a "
+            "file. Point it at vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5."
+        )
     return spec
 
 
@@ -48,7 +52,7 @@ def feature_extractor(model: keras.Model) -> keras.Model:
 
 def head(model: keras.Model) -> keras.Model:
     """The layers after 'features' as a model of their own (sharing the full model's weights)."""
-    layers = model.layers[model.layers.index(model.get_layer("features")) + 1:]
+    layers = model.layers[model.layers.index(model.get_layer("features")) + 1 :]
     inputs = keras.Input(model.get_layer("features").output.shape[1:])
     outputs = inputs
     for layer in layers:

@@ -44,10 +44,18 @@ def main(name: str) -> dict[str, Any]:
     save_figure(evaluation.plot_confusion(labels, predictions, title), config.CONFUSION_DIR / f"{name}.png")
     worst = evaluation.worst_misclassified(labels, probabilities, params["evaluate"]["num_misclassified"])
     title = f"{name}: most confident mistakes ({len(worst)} of {int((predictions != labels).sum())} errors)"
-    save_figure(evaluation.plot_misclassified(images, labels, probabilities, worst, title),
-                config.MISCLASSIFIED_DIR / f"{name}.png")
-    log.info("%s: test accuracy %.4f, loss %.4f, macro F1 %.4f, %.0f images/s", name,
-             results["accuracy"], results["loss"], results["f1_macro"], images_per_second)
+    save_figure(
+        evaluation.plot_misclassified(images, labels, probabilities, worst, title),
+        config.MISCLASSIFIED_DIR / f"{name}.png",
+    )
+    log.info(
+        "%s: test accuracy %.4f, loss %.4f, macro F1 %.4f, %.0f images/s",
+        name,
+        results["accuracy"],
+        results["loss"],
+        results["f1_macro"],
+        images_per_second,
+    )
     return results
 
 

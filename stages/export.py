@@ -23,8 +23,13 @@ log = logging.getLogger("export")
 EXPORT_BACKEND = "tensorflow"
 
 
-def main(name: str, prepared_dir: Path = config.PREPARED_DIR, models_dir: Path = config.MODELS_DIR,
-         export_dir: Path = config.EXPORT_DIR, metrics_dir: Path = config.EXPORT_METRICS_DIR) -> dict[str, Any]:
+def main(
+    name: str,
+    prepared_dir: Path = config.PREPARED_DIR,
+    models_dir: Path = config.MODELS_DIR,
+    export_dir: Path = config.EXPORT_DIR,
+    metrics_dir: Path = config.EXPORT_METRICS_DIR,
+) -> dict[str, Any]:
     params = load_params()
     variant_spec(params, name)  # an unknown name stops here, before any file is read
     min_agreement = params["export"]["min_agreement"]
@@ -47,12 +52,20 @@ def main(name: str, prepared_dir: Path = config.PREPARED_DIR, models_dir: Path =
             raise ValueError(
                 f"{name}: the ONNX export predicts another digit than the Keras model on "
                 f"{results['num_disagreements']} of {results['num_images']} test images (agreement "
-                f"{results['agreement']:.4%}, export.min_agreement {min_agreement:.4%}); nothing written.")
+                f"{results['agreement']:.4%}, export.min_agreement {min_agreement:.4%}); nothing written."
+            )
     write_json(metrics_dir / f"{name}.json", results)
-    log.info("%s: wrote %s; same digit on %.4f of %d test images, largest probability difference %.2g, "
-             "accuracy %.4f (Keras %.4f)", name, export_dir / f"{name}.onnx", results["agreement"],
-             results["num_images"], results["max_probability_difference"], results["onnx_accuracy"],
-             results["keras_accuracy"])
+    log.info(
+        "%s: wrote %s; same digit on %.4f of %d test images, largest probability difference %.2g, "
+        "accuracy %.4f (Keras %.4f)",
+        name,
+        export_dir / f"{name}.onnx",
+        results["agreement"],
+        results["num_images"],
+        results["max_probability_difference"],
+        results["onnx_accuracy"],
+        results["keras_accuracy"],
+    )
     return results
 
 

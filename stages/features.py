@@ -31,8 +31,13 @@ def main(name: str, output_dir: Path = config.FEATURES_DIR) -> None:
         started = time.perf_counter()
         arrays[f"{split}_features"] = extractor.predict(images, batch_size=FEATURES_BATCH_SIZE, verbose=2)
         arrays[f"{split}_labels"] = labels
-        log.info("%s: %s features %s in %.0f s", name, split, arrays[f"{split}_features"].shape,
-                 time.perf_counter() - started)
+        log.info(
+            "%s: %s features %s in %.0f s",
+            name,
+            split,
+            arrays[f"{split}_features"].shape,
+            time.perf_counter() - started,
+        )
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(output_dir / f"{name}.npz", buffer.getvalue())

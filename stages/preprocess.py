@@ -22,7 +22,8 @@ def main(raw_dir: Path = RAW_DIR, output_dir: Path = PREPARED_DIR) -> None:
     data = load_params()["data"]
     (train_images, train_labels), (test_images, test_labels) = (
         decode_split(*((raw_dir / name).read_bytes() for name in IDX_FILES[split]), split)
-        for split in ("train", "test"))
+        for split in ("train", "test")
+    )
     train, validation = split_indices(train_labels, data["validation_size"], data["subset"], data["split_seed"])
     test = subset_indices(test_labels, data["test_subset"], data["split_seed"])
     splits = {
@@ -32,8 +33,13 @@ def main(raw_dir: Path = RAW_DIR, output_dir: Path = PREPARED_DIR) -> None:
     }
     for name, (images, labels) in splits.items():
         atomic_write_bytes(output_dir / f"{name}.npz", to_npz_bytes(images, labels))
-        log.info("%s: %d images %s, label counts %s", name, len(images), images.shape[1:],
-                 np.bincount(labels, minlength=NUM_CLASSES).tolist())
+        log.info(
+            "%s: %d images %s, label counts %s",
+            name,
+            len(images),
+            images.shape[1:],
+            np.bincount(labels, minlength=NUM_CLASSES).tolist(),
+        )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,12 @@ def write_json_in_order(path: Path, data: dict[str, Any]) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
-def main(evaluation_dir: Path = config.EVALUATION_DIR, training_dir: Path = config.TRAINING_METRICS_DIR,
-         confusion_dir: Path = config.CONFUSION_DIR, cards_dir: Path = config.CARDS_DIR) -> pd.DataFrame:
+def main(
+    evaluation_dir: Path = config.EVALUATION_DIR,
+    training_dir: Path = config.TRAINING_METRICS_DIR,
+    confusion_dir: Path = config.CONFUSION_DIR,
+    cards_dir: Path = config.CARDS_DIR,
+) -> pd.DataFrame:
     params = load_params()
     names = list(catalogue(params))
     specs = {name: variant_spec(params, name) for name in names}
@@ -55,8 +59,9 @@ def main(evaluation_dir: Path = config.EVALUATION_DIR, training_dir: Path = conf
     data_version = prepared_data_version()
     for name in names:
         training = json.loads((training_dir / name / "metrics.json").read_text())
-        card = model_card(name, specs[name], evaluations[name], training,
-                          most_confused(confusion_dir / f"{name}.csv"), data_version)
+        card = model_card(
+            name, specs[name], evaluations[name], training, most_confused(confusion_dir / f"{name}.csv"), data_version
+        )
         atomic_write_bytes(cards_dir / f"{name}.md", card.encode())
 
     curves = read_curves(training_dir, names)
@@ -65,9 +70,16 @@ def main(evaluation_dir: Path = config.EVALUATION_DIR, training_dir: Path = conf
     save_figure(plot_leaderboard(table), config.PLOTS_DIR / "leaderboard.png")
     save_figure(plot_per_class_f1(evaluations), config.PLOTS_DIR / "per_class_f1.png")
     best = table.iloc[0]
-    log.info("%d variants; best %s at %.2f%%; wrote %s, %s, %s, a model card each in %s and 4 plots",
-             len(table), best["variant"], 100 * best["accuracy"], config.LEADERBOARD_PATH,
-             config.TEST_ACCURACY_PATH, config.TEST_ERROR_PATH, cards_dir)
+    log.info(
+        "%d variants; best %s at %.2f%%; wrote %s, %s, %s, a model card each in %s and 4 plots",
+        len(table),
+        best["variant"],
+        100 * best["accuracy"],
+        config.LEADERBOARD_PATH,
+        config.TEST_ACCURACY_PATH,
+        config.TEST_ERROR_PATH,
+        cards_dir,
+    )
     return table
 
 

@@ -17,8 +17,12 @@ from mnist_zoo.params import load_params, variant_backend, variant_spec
 log = logging.getLogger("train")
 
 
-def main(name: str, prepared_dir: Path = config.PREPARED_DIR, models_dir: Path = config.MODELS_DIR,
-         metrics_dir: Path = config.TRAINING_METRICS_DIR) -> dict[str, Any]:
+def main(
+    name: str,
+    prepared_dir: Path = config.PREPARED_DIR,
+    models_dir: Path = config.MODELS_DIR,
+    metrics_dir: Path = config.TRAINING_METRICS_DIR,
+) -> dict[str, Any]:
     """Check the params and the environment, then train here, or as one process of a cluster
     (KERAS_DISTRIBUTION_* set, JAX backend: docs/gpus.md)."""
     params = load_params()
@@ -37,14 +41,23 @@ def main(name: str, prepared_dir: Path = config.PREPARED_DIR, models_dir: Path =
     if cluster is None:
         return run(name, params, spec, patience, prepared_dir, models_dir, metrics_dir)
     if keras.backend.backend() != "jax":
-        raise ValueError(f"{name}: training over several processes (KERAS_DISTRIBUTION_NUM_PROCESSES="
-                         f"{cluster.num_processes}) needs the JAX backend, not {keras.backend.backend()}; "
-                         "set KERAS_BACKEND=jax.")
+        raise ValueError(
+            f"{name}: training over several processes (KERAS_DISTRIBUTION_NUM_PROCESSES="
+            f"{cluster.num_processes}) needs the JAX backend, not {keras.backend.backend()}; "
+            "set KERAS_BACKEND=jax."
+        )
     return run_in_cluster(cluster, run, name, params, spec, patience, prepared_dir, models_dir, metrics_dir)
 
 
-def run(name: str, params: dict[str, Any], spec: dict[str, Any], patience: int, prepared_dir: Path,
-        models_dir: Path, metrics_dir: Path) -> dict[str, Any]:
+def run(
+    name: str,
+    params: dict[str, Any],
+    spec: dict[str, Any],
+    patience: int,
+    prepared_dir: Path,
+    models_dir: Path,
+    metrics_dir: Path,
+) -> dict[str, Any]:
     """Train variant `name` on what this process sees; only process 0 (of a cluster) writes."""
     from dvclive import Live
 
@@ -58,10 +71,18 @@ def run(name: str, params: dict[str, Any], spec: dict[str, Any], patience: int, 
     log.info("%s: %s (params ask for %s)", name, plan.describe(), variant_backend(spec))
     train_data = load_split(prepared_dir / "train.npz")
     validation_data = load_split(prepared_dir / "validation.npz")
-    log.info("%s: %d training and %d validation images, %s epochs of batch %d", name,
-             len(train_data[0]), len(validation_data[0]), spec["epochs"], spec["batch_size"])
+    log.info(
+        "%s: %d training and %d validation images, %s epochs of batch %d",
+        name,
+        len(train_data[0]),
+        len(validation_data[0]),
+        spec["epochs"],
+        spec["batch_size"],
+    )
     writes = plan.process_id == 0
-    live_run = Live(dir=str(metrics_dir / name), dvcyaml=None, save_dvc_exp=False) if writes else contextlib.nullcontext()
+    live_run = (
+        Live(dir=str(metrics_dir / name), dvcyaml=None, save_dvc_exp=False) if writes else contextlib.nullcontext()
+    )
     with live_run as live:
         model, summary = train(spec, train_data, validation_data, patience, [LiveCurves(live)] if writes else [], plan)
         if writes:  # where it trained, for the model card (strings: `dvc metrics diff` compares only numbers)

@@ -33,8 +33,15 @@ def main(name: str, features_dir: Path = config.FEATURES_DIR) -> dict[str, Any]:
         train_data = (arrays["train_features"], arrays["train_labels"])
         validation_data = (arrays["validation_features"], arrays["validation_labels"])
     with Live(dir=str(config.TRAINING_METRICS_DIR / name), dvcyaml=None, save_dvc_exp=False) as live:
-        _, summary = train(spec, train_data, validation_data, early_stopping_patience(params, spec),
-                           [LiveCurves(live)], plan_for(spec), model=head(model))
+        _, summary = train(
+            spec,
+            train_data,
+            validation_data,
+            early_stopping_patience(params, spec),
+            [LiveCurves(live)],
+            plan_for(spec),
+            model=head(model),
+        )
         summary["parameters"] = model.count_params()  # the whole model's, not just the head's
         live.summary.update(summary)
     save_model(model, config.MODELS_DIR / f"{name}.keras")  # the head's trained weights are the model's

@@ -66,7 +66,6 @@ def stage_bodies(root: Path) -> dict[str, dict]:
     return {name: stage.get("do", stage) for name, stage in stages.items()}
 
 
-
 def mismatches(root: Path) -> dict[str, dict[str, set[str]]]:
     """Per stage whose listed .py deps differ from its imports: what it misses and what it lists
     for nothing. Empty when dvc.yaml is right."""

@@ -20,8 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def idx_bytes(array: np.ndarray) -> bytes:
     """Encode a uint8 array as IDX (magic 0x08 = unsigned byte, then the dimension count)."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
-        int(size).to_bytes(4, "big") for size in array.shape)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(size).to_bytes(4, "big") for size in array.shape)
     return header + array.astype(np.uint8).tobytes()
 
 
@@ -33,7 +32,7 @@ def synthetic_digits(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.nda
     images = rng.integers(0, 60, size=(num_images, 28, 28))
     for index, label in enumerate(labels):
         row, column = divmod(int(label), 4)
-        images[index, 2 + 8 * row: 8 + 8 * row, 2 + 6 * column: 8 + 6 * column] = 250
+        images[index, 2 + 8 * row : 8 + 8 * row, 2 + 6 * column : 8 + 6 * column] = 250
     return images.astype(np.uint8), labels.astype(np.uint8)
 
 
@@ -97,8 +96,9 @@ def run(command: list[str], cwd: Path, env: dict | None = None) -> subprocess.Co
     """Run a command, failing the test with its output if it fails."""
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if result.returncode:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n"
-                             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
     return result
 
 
@@ -107,16 +107,22 @@ def dvc_result(repo: Path, *arguments: str, **extra_environment: str) -> subproc
     environment = dict(os.environ, **extra_environment)
     if os.environ.get("MNIST_MIRROR"):
         environment["MNIST_MIRROR"] = str(Path(os.environ["MNIST_MIRROR"]).resolve())
-    return subprocess.run([str(Path(sys.executable).with_name("dvc")), *arguments], cwd=repo,
-                          env=environment, capture_output=True, text=True)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("dvc")), *arguments],
+        cwd=repo,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
 
 
 def dvc(repo: Path, *arguments: str, **extra_environment: str) -> str:
     """dvc_result that fails the test with DVC's output unless dvc succeeded; returns stdout."""
     result = dvc_result(repo, *arguments, **extra_environment)
     if result.returncode:
-        raise AssertionError(f"dvc {' '.join(arguments)} failed ({result.returncode}):\n"
-                             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        raise AssertionError(
+            f"dvc {' '.join(arguments)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
     return result.stdout
 
 
@@ -143,16 +149,27 @@ def experiments_in(show: object) -> list[dict]:
 # (one reference recipe and the flagship), one epoch each.
 TINY_VARIANTS = {"lenet5": "variants.lenet5", "flagship": "model"}
 TINY_PROFILE = {
-    "data.subset": 400, "data.validation_size": 100, "data.test_subset": 500, "train.variants": TINY_VARIANTS,
+    "data.subset": 400,
+    "data.validation_size": 100,
+    "data.test_subset": 500,
+    "train.variants": TINY_VARIANTS,
     "variants.lenet5.epochs": 1,
-    "model.epochs": 1, "model.filters": 4, "model.dense_units": 16,
-    "model.optimizer.ema_momentum": 0.5}  # the recipe's 0.99 averages over more steps than 4
+    "model.epochs": 1,
+    "model.filters": 4,
+    "model.dense_units": 16,
+    "model.optimizer.ema_momentum": 0.5,
+}  # the recipe's 0.99 averages over more steps than 4
 
 
 def copy_project(destination: Path) -> Path:
     """A fresh git repo holding the project's tracked files (as a clone would), DVC cache empty."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                           cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for name in files:
         source = PROJECT_ROOT / name
         if source.is_file() and not name.startswith(("data/", "metrics/", "plots/")) and name != "dvc.lock":
@@ -166,12 +183,10 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
-def write_prepared(directory: Path, num_train: int = 200, num_validation: int = 60,
-                   num_test: int = 100) -> None:
+def write_prepared(directory: Path, num_train: int = 200, num_validation: int = 60, num_test: int = 100) -> None:
     """data/prepared/{train,validation,test}.npz of synthetic digits, as preprocess writes them."""
     directory.mkdir(parents=True, exist_ok=True)
-    for seed, (split, count) in enumerate((("train", num_train), ("validation", num_validation),
-                                           ("test", num_test))):
+    for seed, (split, count) in enumerate((("train", num_train), ("validation", num_validation), ("test", num_test))):
         images, labels = synthetic_digits(count, seed=10 + seed)
         np.savez(directory / f"{split}.npz", images=images, labels=labels)
 
@@ -183,7 +198,8 @@ def tiny_project(in_tmp_project: Path) -> Path:
     params = yaml.safe_load((in_tmp_project / "params.yaml").read_text())
     updates = {f"variants.{name}.epochs": 2 for name in params["variants"]}
     # The flagship averages its weights over ~100 steps (ema_momentum 0.99); these runs have a few.
-    updates.update({"model.epochs": 2, "model.filters": 4, "model.dense_units": 16,
-                    "model.optimizer.ema_momentum": 0.5})
+    updates.update(
+        {"model.epochs": 2, "model.filters": 4, "model.dense_units": 16, "model.optimizer.ema_momentum": 0.5}
+    )
     update_params(in_tmp_project / "params.yaml", updates)
     return in_tmp_project

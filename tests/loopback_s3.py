@@ -115,8 +115,10 @@ class S3Server:
         moto_server = str(Path(sys.executable).with_name("moto_server"))
         self.process = subprocess.Popen(
             [moto_server, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(SETUP_CALLS)))
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(SETUP_CALLS)),
+        )
         try:
             wait_for_port(self.port, self.process, START_TIMEOUT_SECONDS)
             self.access_key_id, self.secret_access_key = self._create_user_and_bucket()
@@ -133,27 +135,43 @@ class S3Server:
     def _create_user_and_bucket(self) -> tuple[str, str]:
         import boto3
 
-        direct = {"endpoint_url": f"http://127.0.0.1:{self.port}", "region_name": REGION,
-                  "aws_access_key_id": "setup", "aws_secret_access_key": "setup"}
+        direct = {
+            "endpoint_url": f"http://127.0.0.1:{self.port}",
+            "region_name": REGION,
+            "aws_access_key_id": "setup",
+            "aws_secret_access_key": "setup",
+        }
         iam = boto3.client("iam", **direct)
         iam.create_user(UserName="dvc")
-        iam.put_user_policy(UserName="dvc", PolicyName="s3", PolicyDocument=(
-            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'))
+        iam.put_user_policy(
+            UserName="dvc",
+            PolicyName="s3",
+            PolicyDocument=(
+                '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'
+            ),
+        )
         key = iam.create_access_key(UserName="dvc")["AccessKey"]
         boto3.client("s3", **direct).create_bucket(Bucket=BUCKET)
         return key["AccessKeyId"], key["SecretAccessKey"]
 
     def environment(self, access_key_id: str | None = None, secret_access_key: str | None = None) -> dict[str, str]:
         """Credentials as a CI job gets them from its secrets (never written to a config file)."""
-        return {"AWS_ACCESS_KEY_ID": access_key_id or self.access_key_id,
-                "AWS_SECRET_ACCESS_KEY": secret_access_key or self.secret_access_key,
-                "AWS_DEFAULT_REGION": REGION}
+        return {
+            "AWS_ACCESS_KEY_ID": access_key_id or self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": secret_access_key or self.secret_access_key,
+            "AWS_DEFAULT_REGION": REGION,
+        }
 
     def object_count(self) -> int:
         import boto3
 
-        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{self.port}", region_name=REGION,
-                              aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key)
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{self.port}",
+            region_name=REGION,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        )
         return sum(page.get("KeyCount", 0) for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET))
 
     def close(self) -> None:

@@ -31,8 +31,9 @@ def test_flagship_trains_on_every_installed_backend(backend: str, module: str, t
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"the {backend} backend is not installed (pip install {module})")
     environment = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(PROJECT_ROOT))
-    result = subprocess.run([sys.executable, "-c", TRAIN_AND_PREDICT], cwd=tiny_project, env=environment,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", TRAIN_AND_PREDICT], cwd=tiny_project, env=environment, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"backend {backend} 2" in result.stdout
     trained_there = np.load(tiny_project / "predictions.npy")

@@ -18,9 +18,11 @@ def test_steady_epoch_time_leaves_out_the_compiling_first_epoch():
 
 
 def test_seconds_to_accuracy_is_the_first_epoch_at_the_target():
-    history = [{"epoch": 1, "seconds": 20.0, "test_accuracy": 0.985},
-               {"epoch": 2, "seconds": 41.0, "test_accuracy": 0.991},
-               {"epoch": 3, "seconds": 60.0, "test_accuracy": 0.990}]
+    history = [
+        {"epoch": 1, "seconds": 20.0, "test_accuracy": 0.985},
+        {"epoch": 2, "seconds": 41.0, "test_accuracy": 0.991},
+        {"epoch": 3, "seconds": 60.0, "test_accuracy": 0.990},
+    ]
     assert train_speed.seconds_to_accuracy(history, 0.99) == 41.0
     assert train_speed.seconds_to_accuracy(history, 0.995) is None
     table = train_speed.format_accuracy_table({"run": history})
@@ -32,8 +34,10 @@ def test_speed_row_ratio_throughput_and_arithmetic_rate():
     assert row["baseline_s_per_epoch"] == 5.0 and row["project_s_per_epoch"] == 2.5
     assert row["ratio"] == 0.5 and row["project_images_per_s"] == 400.0
     assert row["baseline_gflops"] == pytest.approx(0.4) and row["project_gflops"] == pytest.approx(0.8)
-    assert "| lenet5 | 2.0 | 5.00 | 2.50 (jax) | 200 | 400 | 0 (25%) | 1 (50%) | 0.50 |" in \
-        train_speed.format_speed_table([row], {"lenet5": "jax"}, ceiling_gflops=1.6)
+    assert (
+        "| lenet5 | 2.0 | 5.00 | 2.50 (jax) | 200 | 400 | 0 (25%) | 1 (50%) | 0.50 |"
+        in train_speed.format_speed_table([row], {"lenet5": "jax"}, ceiling_gflops=1.6)
+    )
 
 
 def test_training_arithmetic_counts_every_conv_and_dense_multiply_add():
@@ -42,9 +46,13 @@ def test_training_arithmetic_counts_every_conv_and_dense_multiply_add():
     from mnist_zoo.params import load_params, variant_spec
 
     params = load_params(PROJECT_ROOT / "params.yaml")
-    lenet5_forward = 2 * (24 * 24 * 6 * 5 * 5 * 1      # conv 6@5x5 on 28x28 -> 24x24
-                          + 8 * 8 * 16 * 5 * 5 * 6     # conv 16@5x5 on 12x12 -> 8x8
-                          + 256 * 120 + 120 * 84 + 84 * 10)
+    lenet5_forward = 2 * (
+        24 * 24 * 6 * 5 * 5 * 1  # conv 6@5x5 on 28x28 -> 24x24
+        + 8 * 8 * 16 * 5 * 5 * 6  # conv 16@5x5 on 12x12 -> 8x8
+        + 256 * 120
+        + 120 * 84
+        + 84 * 10
+    )
     mlp_forward = 2 * (784 * 500 + 500 * 500 + 500 * 500 + 500 * 10)
     assert measure.training_flops_per_image(build_model(variant_spec(params, "lenet5"))) == 3 * lenet5_forward
     assert measure.training_flops_per_image(build_model(variant_spec(params, "mlp_tanh"))) == 3 * mlp_forward
@@ -78,7 +86,6 @@ def test_the_matmul_ceiling_is_measured_on_the_plain_paths_backend(monkeypatch):
 def test_missing_data_says_which_stage_to_run(in_tmp_project: Path):
     with pytest.raises(SystemExit, match="run `dvc repro preprocess` first"):
         train_speed.main(["lenet5"], epochs=2, images=0, accuracy_run=False)
-
 
 
 def test_inference_speed_table_has_both_runtimes_at_both_batch_sizes():

@@ -36,26 +36,43 @@ def project(directory: Path) -> Path:
     directory.mkdir()
     shutil.copy(PROJECT_ROOT / "params.yaml", directory / "params.yaml")
     write_prepared(directory / "data" / "prepared", num_train=64, num_validation=32, num_test=10)
-    update_params(directory / "params.yaml", {
-        "variants.lenet5.batch_size": 64, "variants.lenet5.epochs": 4,
-        "variants.lenet5.optimizer": {"name": "sgd", "learning_rate": 0.1}})
+    update_params(
+        directory / "params.yaml",
+        {
+            "variants.lenet5.batch_size": 64,
+            "variants.lenet5.epochs": 4,
+            "variants.lenet5.optimizer": {"name": "sgd", "learning_rate": 0.1},
+        },
+    )
     return directory
 
 
 def start_train(directory: Path, **cluster_environment: str) -> subprocess.Popen:
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith(("KERAS_DISTRIBUTION_", "MNIST_JOIN", "KERAS_BACKEND"))}
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("KERAS_DISTRIBUTION_", "MNIST_JOIN", "KERAS_BACKEND"))
+    }
     environment.update(cluster_environment, PYTHONPATH=str(PROJECT_ROOT))
-    return subprocess.Popen([sys.executable, "-m", "stages.train", "lenet5"], cwd=directory, env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "stages.train", "lenet5"],
+        cwd=directory,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def member(port: int, process_id: int, num_processes: int = 2, timeout: int = 60) -> dict[str, str]:
     # JAX's coordinator (process 0) binds every interface by default; keep the test's on loopback.
-    return {"JAX_COORDINATOR_BIND_ADDRESS": f"127.0.0.1:{port}",
-            "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}",
-            "KERAS_DISTRIBUTION_NUM_PROCESSES": str(num_processes),
-            "KERAS_DISTRIBUTION_PROCESS_ID": str(process_id), "MNIST_JOIN_TIMEOUT": str(timeout)}
+    return {
+        "JAX_COORDINATOR_BIND_ADDRESS": f"127.0.0.1:{port}",
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}",
+        "KERAS_DISTRIBUTION_NUM_PROCESSES": str(num_processes),
+        "KERAS_DISTRIBUTION_PROCESS_ID": str(process_id),
+        "MNIST_JOIN_TIMEOUT": str(timeout),
+    }
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str]:
@@ -112,8 +129,10 @@ def test_a_process_whose_peers_never_join_fails_clearly_within_the_timeout(tmp_p
     returncode, output = finish(start_train(host, **member(port, present, timeout=3)))
     elapsed = time.monotonic() - started
     assert returncode != 0
-    assert (f"process {present} of 2 could not join the others through the coordinator at 127.0.0.1:{port} "
-            f"within 3 s (MNIST_JOIN_TIMEOUT); nothing was trained or written.") in output
+    assert (
+        f"process {present} of 2 could not join the others through the coordinator at 127.0.0.1:{port} "
+        f"within 3 s (MNIST_JOIN_TIMEOUT); nothing was trained or written."
+    ) in output
     assert "KERAS_DISTRIBUTION_PROCESS_ID 0 to 1" in output
     assert elapsed < 120  # the 3 s wait plus two starts of Python and the libraries, not JAX's 300 s
     assert not any((host / output).exists() for output in OUTPUTS)
@@ -122,24 +141,35 @@ def test_a_process_whose_peers_never_join_fails_clearly_within_the_timeout(tmp_p
 def test_cluster_comes_from_keras_own_environment_variables():
     assert cluster_from_environment({}) is None
     assert cluster_from_environment({"KERAS_DISTRIBUTION_NUM_PROCESSES": "1"}) is None
-    environment = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:29500,10.0.0.2:29500",
-                   "KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "1"}
+    environment = {
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:29500,10.0.0.2:29500",
+        "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+        "KERAS_DISTRIBUTION_PROCESS_ID": "1",
+    }
     assert cluster_from_environment(environment) == Cluster("10.0.0.1:29500", 2, 1, 300)
     assert cluster_from_environment({**environment, "MNIST_JOIN_TIMEOUT": "30"}).join_timeout == 30
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"KERAS_DISTRIBUTION_PROCESS_ID": None}, "KERAS_DISTRIBUTION_PROCESS_ID is not set"),
-    ({"KERAS_DISTRIBUTION_JOB_ADDRESSES": None, "KERAS_DISTRIBUTION_PROCESS_ID": None},
-     "KERAS_DISTRIBUTION_JOB_ADDRESSES, KERAS_DISTRIBUTION_PROCESS_ID are not set"),
-    ({"KERAS_DISTRIBUTION_PROCESS_ID": "2"}, "KERAS_DISTRIBUTION_PROCESS_ID=2 is outside 0..1"),
-    ({"KERAS_DISTRIBUTION_NUM_PROCESSES": "two"}, "KERAS_DISTRIBUTION_NUM_PROCESSES='two' is not a whole number"),
-    ({"MNIST_JOIN_TIMEOUT": "0"}, "MNIST_JOIN_TIMEOUT=0: the join timeout must be at least 1 second"),
-    ({"KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1"}, "give process 0's address as host:port"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"KERAS_DISTRIBUTION_PROCESS_ID": None}, "KERAS_DISTRIBUTION_PROCESS_ID is not set"),
+        (
+            {"KERAS_DISTRIBUTION_JOB_ADDRESSES": None, "KERAS_DISTRIBUTION_PROCESS_ID": None},
+            "KERAS_DISTRIBUTION_JOB_ADDRESSES, KERAS_DISTRIBUTION_PROCESS_ID are not set",
+        ),
+        ({"KERAS_DISTRIBUTION_PROCESS_ID": "2"}, "KERAS_DISTRIBUTION_PROCESS_ID=2 is outside 0..1"),
+        ({"KERAS_DISTRIBUTION_NUM_PROCESSES": "two"}, "KERAS_DISTRIBUTION_NUM_PROCESSES='two' is not a whole number"),
+        ({"MNIST_JOIN_TIMEOUT": "0"}, "MNIST_JOIN_TIMEOUT=0: the join timeout must be at least 1 second"),
+        ({"KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1"}, "give process 0's address as host:port"),
+    ],
+)
 def test_a_bad_cluster_environment_names_the_variable(changes: dict, message: str):
-    environment = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:29500",
-                   "KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "0"}
+    environment = {
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:29500",
+        "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+        "KERAS_DISTRIBUTION_PROCESS_ID": "0",
+    }
     for name, value in changes.items():
         environment.pop(name) if value is None else environment.__setitem__(name, value)
     with pytest.raises(ValueError, match=message):

@@ -21,8 +21,10 @@ def test_no_stage_module_imports_another():
 
 
 def test_every_stage_module_is_a_dvc_stage_with_a_docstring_and_main():
-    commands = " ".join(body.get("cmd") or body["do"]["cmd"]
-                        for body in yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"].values())
+    commands = " ".join(
+        body.get("cmd") or body["do"]["cmd"]
+        for body in yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"].values()
+    )
     for path in (PROJECT_ROOT / "stages").glob("*.py"):
         assert f"python -m stages.{path.stem}" in commands, f"{path} is not a dvc.yaml stage's command"
         source = path.read_text()
@@ -41,23 +43,43 @@ def write_project(root: Path, files: dict[str, str], stage_deps: list[str]) -> P
 def test_a_module_imported_but_not_listed_is_found(tmp_path: Path):
     """The layout this check was written against: `report` imported the model cards' module, which
     dvc.yaml did not list, so editing the card template left the cards stale."""
-    old_layout = {"stages/__init__.py": "import os\n",
-                  "stages/report.py": "from stages.cards import model_card\nfrom stages.config import load_params\n",
-                  "stages/cards.py": "import yaml\n", "stages/config.py": "from stages.schema import check\n",
-                  "stages/schema.py": "def check(): pass\n"}
+    old_layout = {
+        "stages/__init__.py": "import os\n",
+        "stages/report.py": "from stages.cards import model_card\nfrom stages.config import load_params\n",
+        "stages/cards.py": "import yaml\n",
+        "stages/config.py": "from stages.schema import check\n",
+        "stages/schema.py": "def check(): pass\n",
+    }
     root = write_project(tmp_path, old_layout, ["stages/report.py", "stages/config.py", "stages/schema.py"])
     assert mismatches(root) == {"report": {"missing": {"stages/__init__.py", "stages/cards.py"}, "extra": set()}}
 
 
 def test_a_lazy_import_counts_and_a_dep_listed_for_nothing_is_found(tmp_path: Path):
-    files = {"stages/report.py": "def main():\n    from mnist_zoo import cards\n",
-             "mnist_zoo/__init__.py": "", "mnist_zoo/cards.py": "from mnist_zoo.config import X\n",
-             "mnist_zoo/config.py": "X = 1\n", "mnist_zoo/models.py": "import keras\n"}
-    root = write_project(tmp_path, files, ["stages/report.py", "mnist_zoo/__init__.py", "mnist_zoo/cards.py",
-                                           "mnist_zoo/config.py", "mnist_zoo/models.py"])
+    files = {
+        "stages/report.py": "def main():\n    from mnist_zoo import cards\n",
+        "mnist_zoo/__init__.py": "",
+        "mnist_zoo/cards.py": "from mnist_zoo.config import X\n",
+        "mnist_zoo/config.py": "X = 1\n",
+        "mnist_zoo/models.py": "import keras\n",
+    }
+    root = write_project(
+        tmp_path,
+        files,
+        [
+            "stages/report.py",
+            "mnist_zoo/__init__.py",
+            "mnist_zoo/cards.py",
+            "mnist_zoo/config.py",
+            "mnist_zoo/models.py",
+        ],
+    )
     assert mismatches(root) == {"report": {"missing": set(), "extra": {"mnist_zoo/models.py"}}}
-    assert code_deps(root, "stages.report") == {"stages/report.py", "mnist_zoo/__init__.py", "mnist_zoo/cards.py",
-                                                "mnist_zoo/config.py"}
+    assert code_deps(root, "stages.report") == {
+        "stages/report.py",
+        "mnist_zoo/__init__.py",
+        "mnist_zoo/cards.py",
+        "mnist_zoo/config.py",
+    }
 
 
 def test_an_import_added_to_the_real_project_without_its_dep_is_found(tmp_path: Path):

@@ -31,18 +31,21 @@ from stages import train
 from tests.conftest import PROJECT_ROOT, spy_on_fit, update_params
 
 
-@pytest.mark.parametrize("backend, platform, num_devices, bfloat16, precision, expected", [
-    # A CPU: float32 whatever 'auto' says, one step per call, XLA's CPU kernels on JAX only.
-    ("jax", "cpu", 1, False, "auto", ("float32", True, 1)),
-    ("tensorflow", "cpu", 1, False, "auto", ("float32", False, 1)),
-    # Forcing bfloat16 is honoured even where it is emulated.
-    ("tensorflow", "cpu", 1, False, "mixed_bfloat16", ("mixed_bfloat16", False, 1)),
-    # An H100 (bfloat16 native) and a pre-Ampere GPU (not).
-    ("jax", "gpu", 1, True, "auto", ("mixed_bfloat16", False, 32)),
-    ("tensorflow", "gpu", 1, False, "auto", ("float32", False, 32)),
-    ("jax", "gpu", 1, True, "float32", ("float32", False, 32)),
-    ("jax", "gpu", 4, True, "auto", ("mixed_bfloat16", False, 32)),
-])
+@pytest.mark.parametrize(
+    "backend, platform, num_devices, bfloat16, precision, expected",
+    [
+        # A CPU: float32 whatever 'auto' says, one step per call, XLA's CPU kernels on JAX only.
+        ("jax", "cpu", 1, False, "auto", ("float32", True, 1)),
+        ("tensorflow", "cpu", 1, False, "auto", ("float32", False, 1)),
+        # Forcing bfloat16 is honoured even where it is emulated.
+        ("tensorflow", "cpu", 1, False, "mixed_bfloat16", ("mixed_bfloat16", False, 1)),
+        # An H100 (bfloat16 native) and a pre-Ampere GPU (not).
+        ("jax", "gpu", 1, True, "auto", ("mixed_bfloat16", False, 32)),
+        ("tensorflow", "gpu", 1, False, "auto", ("float32", False, 32)),
+        ("jax", "gpu", 1, True, "float32", ("float32", False, 32)),
+        ("jax", "gpu", 4, True, "auto", ("mixed_bfloat16", False, 32)),
+    ],
+)
 def test_plan_follows_the_hardware(backend, platform, num_devices, bfloat16, precision, expected):
     plan = choose_plan(backend, platform, num_devices, bfloat16, precision, batch_size=128)
     assert (plan.precision, plan.cpu_xla_kernels, plan.steps_per_execution) == expected
@@ -53,10 +56,13 @@ def test_plan_follows_the_hardware(backend, platform, num_devices, bfloat16, pre
 
 def test_plan_says_how_the_batch_splits_and_refuses_an_uneven_split():
     plan = choose_plan("jax", "gpu", 4, True, "auto", batch_size=128)
-    assert plan.describe() == ("backend jax on 4 x gpu, data-parallel, global batch 128 = 4 x 32, "
-                                  "learning rate as the recipe's, mixed_bfloat16, 32 step(s) per execution")
-    with pytest.raises(ValueError, match="batch_size 100 does not split evenly over the 8 visible devices; "
-                                         "use a multiple of 8"):
+    assert plan.describe() == (
+        "backend jax on 4 x gpu, data-parallel, global batch 128 = 4 x 32, "
+        "learning rate as the recipe's, mixed_bfloat16, 32 step(s) per execution"
+    )
+    with pytest.raises(
+        ValueError, match="batch_size 100 does not split evenly over the 8 visible devices; use a multiple of 8"
+    ):
         choose_plan("jax", "gpu", 8, True, "auto", batch_size=100)
 
 
@@ -105,8 +111,15 @@ def test_more_steps_per_execution_trains_the_same_model(tiny_project: Path):
     data = [load_split(Path(f"data/prepared/{split}.npz")) for split in ("train", "validation")]
     weights = []
     for steps in (1, 4):
-        plan = Plan("tensorflow", "cpu", 1, "float32", cpu_xla_kernels=False, steps_per_execution=steps,
-                    batch_size=spec["batch_size"])
+        plan = Plan(
+            "tensorflow",
+            "cpu",
+            1,
+            "float32",
+            cpu_xla_kernels=False,
+            steps_per_execution=steps,
+            batch_size=spec["batch_size"],
+        )
         training.seed_everything(42)
         model, summary = training.train(spec, *data, 3, [], plan)
         assert model.steps_per_execution == steps  # this plan trains the built model itself
@@ -145,10 +158,19 @@ print(json.dumps(replicas))
 
 
 def train_on_split_cpu(project: Path, backend: str, variant: str, devices: int) -> tuple[list[int], str]:
-    environment = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(PROJECT_ROOT),
-                       XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-    result = subprocess.run([sys.executable, "-c", ON_SPLIT_CPU, variant, str(devices)], cwd=project,
-                            env=environment, capture_output=True, text=True)
+    environment = dict(
+        os.environ,
+        KERAS_BACKEND=backend,
+        PYTHONPATH=str(PROJECT_ROOT),
+        XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", ON_SPLIT_CPU, variant, str(devices)],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
 
@@ -164,21 +186,27 @@ def test_data_parallel_on_two_virtual_devices_matches_one_device(tiny_project: P
     batch = variant_spec(load_params(), variant)["batch_size"]
     assert f"on 2 x cpu ({cpu_facts()[0]}), data-parallel, global batch {batch} = 2 x {batch // 2}" in log_two
     assert "data-parallel" not in log_one
-    metrics = [json.loads((config.TRAINING_METRICS_DIR / str(devices) / variant / "metrics.json").read_text())
-               for devices in (1, 2)]
+    metrics = [
+        json.loads((config.TRAINING_METRICS_DIR / str(devices) / variant / "metrics.json").read_text())
+        for devices in (1, 2)
+    ]
     for split in ("train", "eval"):
         for name in ("loss", "accuracy"):
             assert metrics[1][split][name] == pytest.approx(metrics[0][split][name], abs=1e-4)
-    weights = [keras.saving.load_model(config.MODELS_DIR / str(devices) / f"{variant}.keras").get_weights()
-               for devices in (1, 2)]
+    weights = [
+        keras.saving.load_model(config.MODELS_DIR / str(devices) / f"{variant}.keras").get_weights()
+        for devices in (1, 2)
+    ]
     for one_device, two_devices in zip(*weights, strict=True):
         np.testing.assert_allclose(two_devices, one_device, atol=1e-4)
 
 
 def test_describe_machine_names_the_cpu_its_vector_width_and_the_backend(tmp_path: Path):
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse avx2 avx512f avx512bw\n\n"
-                       "processor\t: 1\nmodel name\t: AMD EPYC 9R14\n")
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse avx2 avx512f avx512bw\n\n"
+        "processor\t: 1\nmodel name\t: AMD EPYC 9R14\n"
+    )
     described = describe_machine(cpuinfo)
     assert described.startswith("AMD EPYC 9R14 (") and "AVX-512" in described
     assert f"Keras {keras.__version__} on {keras.backend.backend()}" in described
@@ -187,17 +215,30 @@ def test_describe_machine_names_the_cpu_its_vector_width_and_the_backend(tmp_pat
 
 
 def test_plan_line_names_the_device_and_the_processes():
-    plan = choose_plan("jax", "gpu", 4, True, "auto", batch_size=128, device_name="NVIDIA H100 80GB HBM3",
-                       num_processes=2, process_id=1)
-    assert plan.describe().startswith("backend jax on 4 x gpu (NVIDIA H100 80GB HBM3), process 1 of 2 "
-                                      "(writes nothing), data-parallel, global batch 128 = 4 x 32")
+    plan = choose_plan(
+        "jax",
+        "gpu",
+        4,
+        True,
+        "auto",
+        batch_size=128,
+        device_name="NVIDIA H100 80GB HBM3",
+        num_processes=2,
+        process_id=1,
+    )
+    assert plan.describe().startswith(
+        "backend jax on 4 x gpu (NVIDIA H100 80GB HBM3), process 1 of 2 "
+        "(writes nothing), data-parallel, global batch 128 = 4 x 32"
+    )
     here = plan_for({"batch_size": 32})  # this machine: the CPU, named by its model
     assert (here.platform, here.device_name, here.num_processes) == ("cpu", cpu_facts()[0], 1)
     assert f"on 1 x cpu ({cpu_facts()[0]})" in here.describe()
 
 
-@pytest.mark.parametrize("value, required", [(None, False), ("", False), ("0", False), ("1", True),
-                                             ("true", True), ("Yes", True), ("no", False)])
+@pytest.mark.parametrize(
+    "value, required",
+    [(None, False), ("", False), ("0", False), ("1", True), ("true", True), ("Yes", True), ("no", False)],
+)
 def test_require_accelerator_switch(value, required):
     assert accelerator_required({} if value is None else {"MNIST_REQUIRE_ACCELERATOR": value}) is required
 
@@ -218,18 +259,28 @@ def test_no_silent_cpu_fallback(tmp_path: Path, caplog: pytest.LogCaptureFixture
     check_accelerator("tensorflow", cpu, required=False, nvidia_device=nvidia)
     assert f"NVIDIA GPU ({nvidia}) but backend tensorflow sees only the CPU" in caplog.text
     assert "pip install -r requirements-gpu.txt" in caplog.text
-    with pytest.raises(RuntimeError, match=r"MNIST_REQUIRE_ACCELERATOR is set, but backend jax sees no GPU or "
-                                           r"TPU, only the CPU \(AMD EPYC\)\. To train on the GPU, install"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"MNIST_REQUIRE_ACCELERATOR is set, but backend jax sees no GPU or "
+        r"TPU, only the CPU \(AMD EPYC\)\. To train on the GPU, install",
+    ):
         check_accelerator("jax", cpu, required=True, nvidia_device=no_nvidia)
 
 
 def test_a_run_that_requires_an_accelerator_stops_on_this_cpu_before_reading_data(tiny_project: Path):
     environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
     environment.update(PYTHONPATH=str(PROJECT_ROOT), MNIST_REQUIRE_ACCELERATOR="1")
-    result = subprocess.run([sys.executable, "-m", "stages.train", "lenet5"], cwd=tiny_project,
-                            env=environment, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.train", "lenet5"],
+        cwd=tiny_project,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
-    assert "MNIST_REQUIRE_ACCELERATOR is set, but backend jax sees no GPU or TPU" in result.stderr, result.stderr[-3000:]
+    assert "MNIST_REQUIRE_ACCELERATOR is set, but backend jax sees no GPU or TPU" in result.stderr, result.stderr[
+        -3000:
+    ]
     assert "images" not in result.stderr  # stopped before loading the data (train logs the counts)
     assert not Path("data/models").exists() and not Path("metrics").exists()
 
@@ -254,42 +305,72 @@ except Stop:
 WATCHED = ("TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_PREALLOCATE", "KERAS_BACKEND", "MPLBACKEND")
 
 
-@pytest.mark.parametrize("stage, arguments, backend", [
-    ("stages.train", ["lenet5"], "jax"), ("stages.train", ["chollet"], "tensorflow"),
-    ("stages.evaluate", ["lenet5"], None), ("stages.export", ["mlp_relu"], "tensorflow"),
-    ("mnist_zoo.predict", ["digit.png"], None)])
-def test_each_entry_point_starts_the_runtime_before_any_backend_is_imported(in_tmp_project: Path, stage,
-                                                                            arguments, backend):
+@pytest.mark.parametrize(
+    "stage, arguments, backend",
+    [
+        ("stages.train", ["lenet5"], "jax"),
+        ("stages.train", ["chollet"], "tensorflow"),
+        ("stages.evaluate", ["lenet5"], None),
+        ("stages.export", ["mlp_relu"], "tensorflow"),
+        ("mnist_zoo.predict", ["digit.png"], None),
+    ],
+)
+def test_each_entry_point_starts_the_runtime_before_any_backend_is_imported(
+    in_tmp_project: Path, stage, arguments, backend
+):
     """The accelerator's memory made shareable (several stage processes may train on one GPU at once)
     and the variant's Keras backend chosen, by one call at start-up, before Keras is imported."""
     environment = {key: value for key, value in os.environ.items() if key not in WATCHED}
     environment.update(PYTHONPATH=str(PROJECT_ROOT), STAGE_ARGUMENTS=json.dumps(arguments))
     (in_tmp_project / "data/models").mkdir(parents=True)
     (in_tmp_project / "data/models/flagship.keras").touch()  # predict checks that the model is there
-    result = subprocess.run([sys.executable, "-c", UNTIL_FIRST_BACKEND_IMPORT, stage, *WATCHED], env=environment,
-                            cwd=in_tmp_project, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", UNTIL_FIRST_BACKEND_IMPORT, stage, *WATCHED],
+        env=environment,
+        cwd=in_tmp_project,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert seen == {"module": seen["module"], "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-                    "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "KERAS_BACKEND": backend, "MPLBACKEND": "Agg"}
+    assert seen == {
+        "module": seen["module"],
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+        "KERAS_BACKEND": backend,
+        "MPLBACKEND": "Agg",
+    }
     # A value the user set is kept.
     environment.update(XLA_PYTHON_CLIENT_PREALLOCATE="true", KERAS_BACKEND="torch")
-    result = subprocess.run([sys.executable, "-c", UNTIL_FIRST_BACKEND_IMPORT, stage, *WATCHED], env=environment,
-                            cwd=in_tmp_project, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", UNTIL_FIRST_BACKEND_IMPORT, stage, *WATCHED],
+        env=environment,
+        cwd=in_tmp_project,
+        capture_output=True,
+        text=True,
+    )
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert (seen["XLA_PYTHON_CLIENT_PREALLOCATE"], seen["KERAS_BACKEND"]) == ("true", "torch")
 
 
 def test_importing_the_code_changes_nothing():
     """No environment change and no backend as a side effect of `import`: only runtime.start acts."""
-    modules = sorted({f"mnist_zoo.{path.stem}" for path in (PROJECT_ROOT / "mnist_zoo").glob("*.py")}
-                     | {f"stages.{path.stem}" for path in (PROJECT_ROOT / "stages").glob("*.py")})
-    code = ("import importlib, json, os, sys; before = dict(os.environ)\n"
-            f"for name in {modules!r}: importlib.import_module(name)\n"
-            "print(json.dumps({key: value for key, value in os.environ.items() if before.get(key) != value}))")
+    modules = sorted(
+        {f"mnist_zoo.{path.stem}" for path in (PROJECT_ROOT / "mnist_zoo").glob("*.py")}
+        | {f"stages.{path.stem}" for path in (PROJECT_ROOT / "stages").glob("*.py")}
+    )
+    code = (
+        "import importlib, json, os, sys; before = dict(os.environ)\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print(json.dumps({key: value for key, value in os.environ.items() if before.get(key) != value}))"
+    )
     environment = {key: value for key, value in os.environ.items() if key not in WATCHED}
-    result = subprocess.run([sys.executable, "-c", code], env={**environment, "PYTHONPATH": str(PROJECT_ROOT)},
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**environment, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {}
 
@@ -298,5 +379,7 @@ def test_share_accelerator_memory_keeps_what_the_user_set():
     from mnist_zoo.runtime import share_accelerator_memory
 
     environ = {"XLA_PYTHON_CLIENT_PREALLOCATE": "true"}
-    assert share_accelerator_memory(environ) == {"TF_FORCE_GPU_ALLOW_GROWTH": "true",
-                                                 "XLA_PYTHON_CLIENT_PREALLOCATE": "true"}
+    assert share_accelerator_memory(environ) == {
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "true",
+    }

@@ -50,8 +50,14 @@ print(json.dumps(result))
 
 def run_jax(*loops: str, optimizer_options: dict | None = None) -> dict:
     environment = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(PROJECT_ROOT))
-    result = subprocess.run([sys.executable, "-c", JAX_BOTH_LOOPS, json.dumps(optimizer_options or {}), *loops],
-                            capture_output=True, text=True, env=environment, cwd=PROJECT_ROOT, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", JAX_BOTH_LOOPS, json.dumps(optimizer_options or {}), *loops],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=PROJECT_ROOT,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -84,7 +90,9 @@ def test_jax_epoch_scan_accumulates_gradients_as_keras_own_loop_does(both_loops:
     assert compiled["summary"] == keras_loop["summary"]
     for one, two in zip(keras_loop["weights"], compiled["weights"], strict=True):
         np.testing.assert_allclose(np.array(one), np.array(two), atol=1e-6)
-    assert not all(np.allclose(one, two) for one, two in zip(plain["weights"], compiled["weights"], strict=True))  # it did
+    assert not all(
+        np.allclose(one, two) for one, two in zip(plain["weights"], compiled["weights"], strict=True)
+    )  # it did
 
 
 def test_jax_epoch_scan_is_deterministic(both_loops: dict):
@@ -104,7 +112,7 @@ def test_tensorflow_pipeline_shows_every_image_once_an_epoch_in_a_new_seeded_ord
     assert steps == 4
     batches = batches_of(epochs.repeating_dataset(images, labels, 32, seed=5), 3 * steps)
     assert [len(batch) for batch in batches] == [32, 32, 32, 4] * 3  # the last one short, as Keras cuts
-    orders = [np.concatenate(batches[epoch * steps:(epoch + 1) * steps]) for epoch in range(3)]
+    orders = [np.concatenate(batches[epoch * steps : (epoch + 1) * steps]) for epoch in range(3)]
     for order in orders:
         assert sorted(order) == list(range(100))
     assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])

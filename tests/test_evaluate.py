@@ -42,10 +42,10 @@ def test_confusion_csv_has_one_row_per_image_in_dvc_form():
 def test_worst_misclassified_are_the_most_confident_mistakes():
     labels = np.array([1, 2, 3, 4])
     probabilities = np.full((4, 10), 0.01)
-    probabilities[0, 7] = 0.6   # wrong, 60%
+    probabilities[0, 7] = 0.6  # wrong, 60%
     probabilities[1, 2] = 0.99  # right
     probabilities[2, 9] = 0.95  # wrong, 95%
-    probabilities[3, 0] = 0.7   # wrong, 70%
+    probabilities[3, 0] = 0.7  # wrong, 70%
     assert evaluation.worst_misclassified(labels, probabilities, 2).tolist() == [2, 3]
     assert evaluation.worst_misclassified(labels, probabilities, 10).tolist() == [2, 3, 0]
 

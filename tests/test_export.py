@@ -17,8 +17,14 @@ def test_parity_counts_disagreements_and_the_largest_difference():
     onnx_probabilities = keras_probabilities.copy()
     onnx_probabilities[3] = np.eye(10)[3] * 0.6 + np.eye(10)[2] * 0.4  # flips the last image to the truth
     figures = onnx_export.parity(labels, keras_probabilities, onnx_probabilities)
-    assert figures == {"num_images": 4, "agreement": 0.75, "num_disagreements": 1,
-                       "max_probability_difference": 0.6, "keras_accuracy": 0.75, "onnx_accuracy": 1.0}
+    assert figures == {
+        "num_images": 4,
+        "agreement": 0.75,
+        "num_disagreements": 1,
+        "max_probability_difference": 0.6,
+        "keras_accuracy": 0.75,
+        "onnx_accuracy": 1.0,
+    }
 
 
 @pytest.mark.parametrize("value", [0, 1.5, "high", True, None])
@@ -43,7 +49,9 @@ def test_an_export_that_answers_differently_fails_and_writes_nothing(tiny_projec
     train.main("lenet5")
     # An export that ranks the digits in reverse, as a broken converter would.
     real_classifier = inference.onnx_classifier
-    monkeypatch.setattr(inference, "onnx_classifier", lambda path: (lambda images: real_classifier(path)(images)[:, ::-1]))
+    monkeypatch.setattr(
+        inference, "onnx_classifier", lambda path: lambda images: real_classifier(path)(images)[:, ::-1]
+    )
     with pytest.raises(ValueError, match=r"lenet5: the ONNX export predicts another digit .* nothing written"):
         export.main("lenet5")
     assert not list(Path("data/export").glob("*")) and not Path("metrics/export").exists()

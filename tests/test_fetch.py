@@ -16,8 +16,11 @@ from tests.conftest import write_mnist_gz
 def synthetic_checksums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     """Synthetic files plus their checksums in place of the real MNIST ones."""
     payloads = write_mnist_gz(tmp_path / "good")
-    monkeypatch.setattr(fetch, "EXPECTED_SHA256", {
-        name: hashlib.sha256(gzip.decompress(payload)).hexdigest() for name, payload in payloads.items()})
+    monkeypatch.setattr(
+        fetch,
+        "EXPECTED_SHA256",
+        {name: hashlib.sha256(gzip.decompress(payload)).hexdigest() for name, payload in payloads.items()},
+    )
     return payloads
 
 
@@ -72,22 +75,29 @@ def test_every_bad_mirror_is_reported_and_nothing_is_written(synthetic_checksums
     name = "train-images-idx3-ubyte.gz"
     good = synthetic_checksums[name]
     wrong_content = gzip.compress(b"definitely not MNIST")
-    Handler.routes.update({
-        f"/missing/{name}": (404, b"not found", 9),
-        f"/truncated/{name}": (200, good[: len(good) // 2], len(good)),
-        f"/notgzip/{name}": (200, b"<html>hello</html>", 18),
-        f"/wrong/{name}": (200, wrong_content, len(wrong_content)),
-        f"/cut_gzip/{name}": (200, good[: len(good) // 2], len(good) // 2),
-    })
-    mirrors = [dead_url()] + [f"{server}/{kind}/" for kind in
-                              ("missing", "truncated", "notgzip", "wrong", "cut_gzip")]
+    Handler.routes.update(
+        {
+            f"/missing/{name}": (404, b"not found", 9),
+            f"/truncated/{name}": (200, good[: len(good) // 2], len(good)),
+            f"/notgzip/{name}": (200, b"<html>hello</html>", 18),
+            f"/wrong/{name}": (200, wrong_content, len(wrong_content)),
+            f"/cut_gzip/{name}": (200, good[: len(good) // 2], len(good) // 2),
+        }
+    )
+    mirrors = [dead_url()] + [f"{server}/{kind}/" for kind in ("missing", "truncated", "notgzip", "wrong", "cut_gzip")]
     output = tmp_path / "raw"
     with pytest.raises(fetch.FetchError) as error:
         fetch.fetch_all(mirrors, output, timeout_seconds=5)
     message = str(error.value)
     assert name in message
-    for reason in ("unreachable", "HTTP 404", "truncated: got", "not gzip", "checksum mismatch",
-                   "truncated gzip stream"):
+    for reason in (
+        "unreachable",
+        "HTTP 404",
+        "truncated: got",
+        "not gzip",
+        "checksum mismatch",
+        "truncated gzip stream",
+    ):
         assert reason in message
     assert "MNIST_MIRROR" in message  # says how to fix it
     assert not output.exists() or not any(output.iterdir())
@@ -105,7 +115,10 @@ def test_failure_on_a_later_file_removes_the_earlier_verified_ones(synthetic_che
 
 def test_local_directory_mirror_and_source_order(synthetic_checksums, tmp_path):
     assert fetch.list_sources(["https://a/", "https://b/"], str(tmp_path)) == [
-        str(tmp_path), "https://a/", "https://b/"]
+        str(tmp_path),
+        "https://a/",
+        "https://b/",
+    ]
     assert fetch.list_sources(["https://a/"], None) == ["https://a/"]
     fetch.fetch_all([str(tmp_path / "nowhere"), str(tmp_path / "good")], tmp_path / "raw", 5)
     assert sorted(path.name for path in (tmp_path / "raw").iterdir()) == sorted(synthetic_checksums)

@@ -14,10 +14,11 @@ def test_regressions_respect_the_threshold():
     base = {"a": 0.99, "b": 0.98, "gone": 0.5}
     current = {"a": 0.985, "b": 0.97, "new": 0.1}
     assert gate.regressions(base, current, max_drop=0.02) == []
-    assert gate.regressions(base, current, max_drop=0.005) == [
-        "b: 0.9800 -> 0.9700 (-0.0100, allowed -0.0050)"]
+    assert gate.regressions(base, current, max_drop=0.005) == ["b: 0.9800 -> 0.9700 (-0.0100, allowed -0.0050)"]
     assert gate.regressions(base, current, max_drop=0.0) == [
-        "a: 0.9900 -> 0.9850 (-0.0050, allowed -0.0000)", "b: 0.9800 -> 0.9700 (-0.0100, allowed -0.0000)"]
+        "a: 0.9900 -> 0.9850 (-0.0050, allowed -0.0000)",
+        "b: 0.9800 -> 0.9700 (-0.0100, allowed -0.0000)",
+    ]
 
 
 def write_accuracies(accuracies: dict[str, float]) -> None:

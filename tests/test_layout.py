@@ -26,8 +26,17 @@ def readme_commands() -> list[str]:
 
 
 def test_top_level_holds_what_the_readme_promises():
-    for name in ("dvc.yaml", "params.yaml", "stages", "data", "tests",
-                 "README.md", ".ci/run", ".dvc/config", "requirements.txt"):
+    for name in (
+        "dvc.yaml",
+        "params.yaml",
+        "stages",
+        "data",
+        "tests",
+        "README.md",
+        ".ci/run",
+        ".dvc/config",
+        "requirements.txt",
+    ):
         assert (PROJECT_ROOT / name).exists(), name
     # metrics/ and plots/ hold DVC outputs only, so a fresh clone has them after `dvc pull` or `dvc repro`.
     declared = yaml.safe_dump(DVC_YAML["stages"])
@@ -42,7 +51,8 @@ def test_readme_first_screen_sets_up_on_a_cpu_or_a_gpu_and_ci_runs_the_test_comm
     assert setup.endswith("dvc repro")
     # The GPU form: the same with the CUDA builds, and it refuses to fall back to the CPU.
     assert gpu_setup == setup.replace("requirements.txt", "requirements-gpu.txt").replace(
-        "dvc repro", "MNIST_REQUIRE_ACCELERATOR=1 dvc repro")
+        "dvc repro", "MNIST_REQUIRE_ACCELERATOR=1 dvc repro"
+    )
     test_command = tests.split("&&")[-1].strip()
     ci_script = (PROJECT_ROOT / ".ci/run").read_text()
     assert test_command in ci_script.split("# The README's test command:")[1]
@@ -65,7 +75,11 @@ def pins(path: Path, follow_includes: bool = True) -> dict[str, str]:
 
 def test_gpu_requirements_are_the_cpu_pins_with_the_cuda_builds():
     gpu_file = PROJECT_ROOT / "requirements-gpu.txt"
-    cpu, own, gpu_lines = pins(PROJECT_ROOT / "requirements.txt"), pins(gpu_file, follow_includes=False), gpu_file.read_text()
+    cpu, own, gpu_lines = (
+        pins(PROJECT_ROOT / "requirements.txt"),
+        pins(gpu_file, follow_includes=False),
+        gpu_file.read_text(),
+    )
     assert "-r requirements.txt" in gpu_lines  # everything else is the CPU install's, unchanged
     # The CUDA builds of the very versions the CPU install pins, CUDA 12 throughout.
     assert own["tensorflow"] == cpu["tensorflow"] and "tensorflow[and-cuda]==" in gpu_lines
@@ -162,14 +176,21 @@ def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(tm
         (tmp_path / "metrics/test_accuracy.json").write_text(json.dumps(accuracies))
         (tmp_path / "metrics/test_error.json").write_text(json.dumps(leaderboard.error_percentages(accuracies, labels)))
         for name, accuracy in accuracies.items():
-            per_class = {str(digit): {"precision": accuracy, "recall": accuracy, "f1": accuracy, "support": 1000}
-                         for digit in range(10)}
-            (tmp_path / f"metrics/evaluation/{name}.json").write_text(json.dumps(
-                {"accuracy": accuracy, "loss": 0.03, "f1_macro": accuracy, "per_class": per_class}))
+            per_class = {
+                str(digit): {"precision": accuracy, "recall": accuracy, "f1": accuracy, "support": 1000}
+                for digit in range(10)
+            }
+            (tmp_path / f"metrics/evaluation/{name}.json").write_text(
+                json.dumps({"accuracy": accuracy, "loss": 0.03, "f1_macro": accuracy, "per_class": per_class})
+            )
 
     def git(*arguments: str) -> None:
-        subprocess.run(["git", "-c", "user.email=t@e", "-c", "user.name=t", *arguments], cwd=tmp_path, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "-c", "user.email=t@e", "-c", "user.name=t", *arguments],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
 
     git("init", "-q")
     subprocess.run([dvc, "init", "-q"], cwd=tmp_path, check=True)
@@ -190,8 +211,14 @@ def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(tm
 
     width = int(re.search(r"(\d+) columns wide", README).group(1))
     assert width <= 120
-    shown = subprocess.run([dvc, *readme_compare_command()[1:]], cwd=tmp_path, capture_output=True, text=True,
-                           env=dict(os.environ, COLUMNS=str(width)), check=True).stdout
+    shown = subprocess.run(
+        [dvc, *readme_compare_command()[1:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, COLUMNS=str(width)),
+        check=True,
+    ).stdout
     lines = shown.splitlines()
     assert "…" not in shown and max(map(len, lines)) <= width, shown
     header = next(line for line in lines if "Experiment" in line).split()
@@ -199,4 +226,4 @@ def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(tm
     for experiment, changed in (("[filters-32]", ["32", "0.25"]), ("[dropout-0.3]", ["16", "0.3"])):
         row = next(line for line in lines if experiment in line).split()
         assert row[-2:] == changed and row[-3] == "0.43", shown  # the flagship's error, 100 - 99.57
-        assert row[-2 - len(names):-3] == [f"{100 - 100 * accuracies[name]:.3g}" for name in names[:-1]], shown
+        assert row[-2 - len(names) : -3] == [f"{100 - 100 * accuracies[name]:.3g}" for name in names[:-1]], shown

@@ -75,16 +75,22 @@ def test_save_load_round_trip_gives_identical_predictions(name, tmp_path: Path):
 # only what needs Keras: the options an optimizer's constructor takes.
 @pytest.mark.parametrize("optimizer, option", [("sgd", "momentun"), ("adam", "rho"), ("rmsprop", "nesterov")])
 def test_an_option_the_optimizer_does_not_take_is_named_with_the_valid_ones(optimizer, option):
-    with pytest.raises(ValueError, match=rf"lenet5.optimizer: {optimizer} takes no option\(s\) \['{option}'\]; "
-                                         r"valid: \[.*'learning_rate'"):
+    with pytest.raises(
+        ValueError,
+        match=rf"lenet5.optimizer: {optimizer} takes no option\(s\) \['{option}'\]; "
+        r"valid: \[.*'learning_rate'",
+    ):
         validate_spec("lenet5", spec_for("lenet5") | {"optimizer": {"name": optimizer, option: 0.9}})
 
 
 @pytest.mark.parametrize("name", ["../evil", "LeNet", "a b", "", "x" * 41])
 def test_unsafe_variant_names_are_refused_by_the_schema(name):
     params = {**PARAMS, "train": {**PARAMS["train"], "variants": {name: "variants.lenet5"}}}
-    with pytest.raises(ValueError, match=f"train.variants.{re.escape(name)} is 'variants.lenet5'; allowed: a variant "
-                                         "name that is a safe file name"):
+    with pytest.raises(
+        ValueError,
+        match=f"train.variants.{re.escape(name)} is 'variants.lenet5'; allowed: a variant "
+        "name that is a safe file name",
+    ):
         check_params(params)
 
 
@@ -94,8 +100,9 @@ def test_unknown_variant_lists_the_valid_ones():
 
 
 def test_keras2_style_decay_becomes_inverse_time_decay():
-    optimizer = build_optimizer({"name": "sgd", "learning_rate": 0.01, "momentum": 0.9,
-                                 "nesterov": True, "decay": 1e-2}, total_steps=100)
+    optimizer = build_optimizer(
+        {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9, "nesterov": True, "decay": 1e-2}, total_steps=100
+    )
     schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
     assert float(schedule(100)) == pytest.approx(0.01 / (1 + 1e-2 * 100))
     assert optimizer.nesterov and optimizer.momentum == 0.9
@@ -112,8 +119,12 @@ def test_backend_param_defaults_to_tensorflow():
     assert variant_backend({"family": "convnet", "backend": "jax"}) == "jax"
 
 
-CONVOLUTIONAL = [name for name in CATALOGUE if spec_for(name)["family"] != "vgg16_transfer"
-                 and (spec_for(name).get("conv_layers") or spec_for(name)["family"] == "flagship")]
+CONVOLUTIONAL = [
+    name
+    for name in CATALOGUE
+    if spec_for(name)["family"] != "vgg16_transfer"
+    and (spec_for(name).get("conv_layers") or spec_for(name)["family"] == "flagship")
+]
 
 
 @pytest.mark.parametrize("name", CONVOLUTIONAL)

@@ -24,7 +24,8 @@ from tests.conftest import (
 
 MNIST_MIRROR = os.environ.get("MNIST_MIRROR")
 pytestmark = pytest.mark.skipif(
-    not MNIST_MIRROR, reason="set MNIST_MIRROR to a directory with the four MNIST *-ubyte.gz files")
+    not MNIST_MIRROR, reason="set MNIST_MIRROR to a directory with the four MNIST *-ubyte.gz files"
+)
 VARIANTS = TINY_VARIANTS
 
 
@@ -36,7 +37,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     update_params(repo / "params.yaml", TINY_PROFILE)
     output = dvc(repo, "repro")
     assert stages_run(output) == {"fetch", "preprocess", "report"} | {
-        f"{stage}@{name}" for stage in ("train", "evaluate", "export") for name in VARIANTS}
+        f"{stage}@{name}" for stage in ("train", "evaluate", "export") for name in VARIANTS
+    }
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "tiny run"], repo)
     return repo
@@ -67,8 +69,12 @@ def test_queued_sweep_runs_in_parallel_with_distinct_metrics(repo: Path):
         assert record["params"]["params.yaml"]["data"]["model"]["filters"] == filters
         evaluation = record["metrics"]["metrics/evaluation/flagship.json"]["data"]
         accuracies[filters] = evaluation["accuracy"]
-        assert evaluation["parameters"] != records[f"sweep-filters-{16 - filters}"]["metrics"][
-            "metrics/evaluation/flagship.json"]["data"]["parameters"]
+        assert (
+            evaluation["parameters"]
+            != records[f"sweep-filters-{16 - filters}"]["metrics"]["metrics/evaluation/flagship.json"]["data"][
+                "parameters"
+            ]
+        )
     assert accuracies[6] != accuracies[10]
     listed = dvc(repo, "exp", "show", "--csv")
     assert "sweep-filters-6" in listed and "sweep-filters-10" in listed
@@ -81,9 +87,13 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     # dvc metrics diff: the flagship's accuracy and per-class figures changed; no other variant's did.
     diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "--json"))
     changed_files = {path for path, metrics in diff.items() if metrics}
-    assert changed_files == {"metrics/evaluation/flagship.json", "metrics/training/flagship/metrics.json",
-                             "metrics/export/flagship.json", "metrics/test_accuracy.json",
-                             "metrics/test_error.json"}
+    assert changed_files == {
+        "metrics/evaluation/flagship.json",
+        "metrics/training/flagship/metrics.json",
+        "metrics/export/flagship.json",
+        "metrics/test_accuracy.json",
+        "metrics/test_error.json",
+    }
     assert set(diff["metrics/test_accuracy.json"]) == {"flagship"} and set(diff["metrics/test_error.json"]) == {"flag"}
     flagship = diff["metrics/evaluation/flagship.json"]
     assert "accuracy" in flagship and any(key.startswith("per_class.") for key in flagship)
@@ -107,8 +117,9 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     run(["git", "checkout", worse, "--", "dvc.lock", "params.yaml"], repo)
     dvc(repo, "checkout")
     drop = abs(accuracy["new"] - accuracy["old"])
-    failed = subprocess.run(gate + ["--rev", better, "--max-drop", str(drop / 2)],
-                            cwd=repo, capture_output=True, text=True)
+    failed = subprocess.run(
+        gate + ["--rev", better, "--max-drop", str(drop / 2)], cwd=repo, capture_output=True, text=True
+    )
     run(["git", "checkout", "HEAD", "--", "dvc.lock", "params.yaml"], repo)
     dvc(repo, "checkout")
     assert failed.returncode == 1 and "flagship:" in failed.stdout, failed.stdout + failed.stderr
@@ -138,7 +149,8 @@ def test_a_code_edit_makes_stale_only_the_stages_whose_outputs_it_shapes(repo: P
     assert stale_after_editing(repo, "mnist_zoo/cards.py", "model_card") == report_only
     assert stale_after_editing(repo, "mnist_zoo/predict.py", "table") == set()  # a CLI's printing
     assert stale_after_editing(repo, "mnist_zoo/figures.py", "save_figure") == report_only | {
-        f"evaluate@{name}" for name in VARIANTS}
+        f"evaluate@{name}" for name in VARIANTS
+    }
     assert stale_after_editing(repo, "mnist_zoo/training.py", "fit") == {f"train@{name}" for name in VARIANTS}
     assert dvc(repo, "status", "--json").strip() in ("{}", "")
 
@@ -153,7 +165,8 @@ def test_editing_evaluation_code_retrains_nothing(repo: Path):
 def test_changing_the_split_reruns_preprocess_and_every_model_but_not_fetch(repo: Path):
     output = dvc(repo, "exp", "run", "-S", "data.validation_size=120")
     assert stages_run(output) == {"preprocess", "report"} | {
-        f"{stage}@{name}" for stage in ("train", "evaluate", "export") for name in VARIANTS}
+        f"{stage}@{name}" for stage in ("train", "evaluate", "export") for name in VARIANTS
+    }
 
 
 def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_path: Path):
@@ -161,12 +174,17 @@ def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_p
 
     weights = tmp_path / "vgg16_notop.weights.h5"  # a local file, as offline users provide
     keras.applications.VGG16(include_top=False, weights=None, input_shape=(48, 48, 3)).save_weights(weights)
-    update_params(repo / "params.yaml", {
-        "train.transfer_variants": {"vgg16_transfer": "variants.vgg16_transfer"},
-        "variants.vgg16_transfer.epochs": 1})
+    update_params(
+        repo / "params.yaml",
+        {"train.transfer_variants": {"vgg16_transfer": "variants.vgg16_transfer"}, "variants.vgg16_transfer.epochs": 1},
+    )
     output = dvc(repo, "repro", VGG16_WEIGHTS=str(weights))
-    assert stages_run(output) == {"features@vgg16_transfer", "train_transfer@vgg16_transfer",
-                                  "evaluate_transfer@vgg16_transfer", "report"}
+    assert stages_run(output) == {
+        "features@vgg16_transfer",
+        "train_transfer@vgg16_transfer",
+        "evaluate_transfer@vgg16_transfer",
+        "report",
+    }
     assert "| vgg16_transfer |" in (repo / "metrics/leaderboard.md").read_text()
     # Changing only the head reuses the cached features.
     update_params(repo / "params.yaml", {"variants.vgg16_transfer.epochs": 2})

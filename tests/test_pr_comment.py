@@ -32,8 +32,9 @@ def test_comment_shows_changes_leaderboard_and_existing_plots(tmp_path: Path, mo
     monkeypatch.chdir(tmp_path)
     Path("plots").mkdir()
     Path("plots/leaderboard.png").write_bytes(b"png")
-    markdown = pr_comment.comment_markdown(DIFF, LEADERBOARD, "main",
-                                           plots=("plots/leaderboard.png", "plots/missing.png"))
+    markdown = pr_comment.comment_markdown(
+        DIFF, LEADERBOARD, "main", plots=("plots/leaderboard.png", "plots/missing.png")
+    )
     assert "## Model report against `main`" in markdown
     assert "| flagship | 99.31% -> 99.52% (+0.21 pp) | 0.9930 -> 0.9951 (+0.0021) | unchanged | 2, 7, 10 |" in markdown
     assert "### Leaderboard (MNIST test set)" in markdown and "| flagship | 99.52% |" in markdown
@@ -44,8 +45,7 @@ def test_no_change_says_so(tmp_path: Path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "diff.json").write_text(json.dumps({"metrics/evaluation/lenet5.json": {}}))
     (tmp_path / "leaderboard.md").write_text(LEADERBOARD)
-    pr_comment.main([str(tmp_path / "diff.json"), "--leaderboard", str(tmp_path / "leaderboard.md"),
-                     "--base", "main"])
+    pr_comment.main([str(tmp_path / "diff.json"), "--leaderboard", str(tmp_path / "leaderboard.md"), "--base", "main"])
     assert "No evaluation metric changed." in capsys.readouterr().out
 
 

@@ -18,10 +18,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def stroke_digit(height: int = 300, width: int = 240, ink: int = 20, paper: int = 235) -> np.ndarray:
     """A '7'-like glyph, dark ink on light paper, off-centre on a large page."""
     page = np.full((height, width), paper, dtype=np.uint8)
-    page[40:60, 30:150] = ink           # the bar
-    for row in range(60, 220):          # the slanted stem
+    page[40:60, 30:150] = ink  # the bar
+    for row in range(60, 220):  # the slanted stem
         column = 150 - (row - 60) // 2
-        page[row, column - 10: column + 10] = ink
+        page[row, column - 10 : column + 10] = ink
     return page
 
 
@@ -90,9 +90,21 @@ def write_inputs(directory: Path) -> dict[str, Path]:
 
 def run_predict(models: Path, *arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "mnist_zoo.predict", *arguments, "--models-dir", str(models / "models"),
-         "--export-dir", str(models / "export")],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        [
+            sys.executable,
+            "-m",
+            "mnist_zoo.predict",
+            *arguments,
+            "--models-dir",
+            str(models / "models"),
+            "--export-dir",
+            str(models / "export"),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
 
 
 @pytest.mark.parametrize("onnx", [False, True], ids=["keras", "onnx"])
@@ -107,11 +119,17 @@ def test_bad_inputs_are_named_and_the_rest_is_still_predicted(models: Path, tmp_
         assert [guess["digit"] for guess in top] and len(top) == 3
         assert sum(guess["probability"] for guess in top) <= 1 + 1e-6
     # The same glyph in every format reaches the model as (nearly) the same digit.
-    firsts = {records[name]["predictions"]["flagship"][0]["digit"] for name in
-              ("seven.jpg", "seven.bmp", "seven.gif", "seven.tiff", "seven.png", "seven.npy")}
+    firsts = {
+        records[name]["predictions"]["flagship"][0]["digit"]
+        for name in ("seven.jpg", "seven.bmp", "seven.gif", "seven.tiff", "seven.png", "seven.npy")
+    }
     assert len(firsts) == 1
-    for name, reason in (("notes.png", "not a readable image"), ("cut.jpg", "not a readable image"),
-                         ("white.png", "no ink found"), ("nowhere.png", "no such file")):
+    for name, reason in (
+        ("notes.png", "not a readable image"),
+        ("cut.jpg", "not a readable image"),
+        ("white.png", "no ink found"),
+        ("nowhere.png", "no such file"),
+    ):
         assert reason in records[name]["error"] and name in records[name]["error"]
         assert f"{name}: {reason}" in result.stderr or reason in result.stderr
 
@@ -152,13 +170,29 @@ def test_all_lists_every_model_side_by_side(models: Path, tmp_path: Path):
         (models / directory / f"lenet5{suffix}").write_bytes((models / directory / f"flagship{suffix}").read_bytes())
     for flag in ([], ["--onnx"]):
         result = subprocess.run(
-            [sys.executable, "-m", "mnist_zoo.predict", str(paths["seven.jpg"]), str(paths["seven.png"]), "--all",
-             "--models-dir", str(models / "models"), "--export-dir", str(models / "export"), *flag],
-            cwd=tmp_path, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)))
+            [
+                sys.executable,
+                "-m",
+                "mnist_zoo.predict",
+                str(paths["seven.jpg"]),
+                str(paths["seven.png"]),
+                "--all",
+                "--models-dir",
+                str(models / "models"),
+                "--export-dir",
+                str(models / "export"),
+                *flag,
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)),
+        )
         assert result.returncode == 0, result.stderr
         rows = [line.split()[:2] for line in result.stdout.strip().splitlines()[1:]]
-        assert rows == [[str(paths[name]), model] for name in ("seven.jpg", "seven.png")
-                        for model in ("flagship", "lenet5")]
+        assert rows == [
+            [str(paths[name]), model] for name in ("seven.jpg", "seven.png") for model in ("flagship", "lenet5")
+        ]
     for suffix, directory in ((".keras", "models"), (".onnx", "export")):
         (models / directory / f"lenet5{suffix}").unlink()
 
@@ -171,7 +205,8 @@ def test_onnx_serving_imports_neither_tensorflow_nor_keras(models: Path, tmp_pat
         f"'--export-dir', {str(models / 'export')!r}]\n"
         "try:\n    runpy.run_module('mnist_zoo.predict', run_name='__main__')\n"
         "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
-        "print([name for name in ('tensorflow', 'keras', 'jax', 'torch') if name in sys.modules])\n")
+        "print([name for name in ('tensorflow', 'keras', 'jax', 'torch') if name in sys.modules])\n"
+    )
     result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
@@ -180,10 +215,14 @@ def test_onnx_serving_imports_neither_tensorflow_nor_keras(models: Path, tmp_pat
 
 def test_onnx_and_keras_agree_on_the_same_files(models: Path, tmp_path: Path):
     paths = write_inputs(tmp_path / "inputs")
-    outputs = [json.loads(run_predict(models, str(paths["seven.png"]), str(paths["seven.npy"]), "--json",
-                                      *flag).stdout) for flag in ([], ["--onnx"])]
+    outputs = [
+        json.loads(run_predict(models, str(paths["seven.png"]), str(paths["seven.npy"]), "--json", *flag).stdout)
+        for flag in ([], ["--onnx"])
+    ]
     for keras_record, onnx_record in zip(*outputs, strict=True):
-        for keras_guess, onnx_guess in zip(keras_record["predictions"]["flagship"], onnx_record["predictions"]["flagship"], strict=True):
+        for keras_guess, onnx_guess in zip(
+            keras_record["predictions"]["flagship"], onnx_record["predictions"]["flagship"], strict=True
+        ):
             assert keras_guess["digit"] == onnx_guess["digit"]
             assert keras_guess["probability"] == pytest.approx(onnx_guess["probability"], abs=1e-5)
 
@@ -195,8 +234,11 @@ def real_split(name: str) -> tuple[np.ndarray, np.ndarray]:
     from mnist_zoo.prepare import decode_split
 
     mirror = Path(MNIST_MIRROR)
-    return decode_split((mirror / f"{name}-images-idx3-ubyte.gz").read_bytes(),
-                      (mirror / f"{name}-labels-idx1-ubyte.gz").read_bytes(), name)
+    return decode_split(
+        (mirror / f"{name}-images-idx3-ubyte.gz").read_bytes(),
+        (mirror / f"{name}-labels-idx1-ubyte.gz").read_bytes(),
+        name,
+    )
 
 
 def as_a_person_sends_it(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
@@ -224,8 +266,14 @@ def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
     spec = {**load_params()["model"], "epochs": 3, "batch_size": 32}
     seed_everything(0)
     train_images, train_labels = real_split("train")
-    model, _ = train(spec, (train_images[:8000, ..., None], train_labels[:8000].astype(np.int32)),
-                     (train_images[-2000:, ..., None], train_labels[-2000:].astype(np.int32)), 3, [], plan_for(spec))
+    model, _ = train(
+        spec,
+        (train_images[:8000, ..., None], train_labels[:8000].astype(np.int32)),
+        (train_images[-2000:, ..., None], train_labels[-2000:].astype(np.int32)),
+        3,
+        [],
+        plan_for(spec),
+    )
     (tmp_path / "models").mkdir()
     model.save(tmp_path / "models" / "flagship.keras")
 
@@ -238,7 +286,8 @@ def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
         as_a_person_sends_it(test_images[index], rng).save(photos / f"{index:05d}.jpg", "JPEG", quality=85)
 
     probabilities = keras.saving.load_model(tmp_path / "models" / "flagship.keras").predict(
-        test_images[chosen, ..., None], batch_size=PREDICT_BATCH_SIZE, verbose=0)
+        test_images[chosen, ..., None], batch_size=PREDICT_BATCH_SIZE, verbose=0
+    )
     evaluate_accuracy = float(np.mean(probabilities.argmax(axis=1) == test_labels[chosen]))
     result = run_predict(tmp_path, str(photos), "--json")
     assert result.returncode == 0, result.stderr

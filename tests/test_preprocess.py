@@ -21,12 +21,15 @@ def test_parse_idx_round_trip():
     np.testing.assert_array_equal(parsed, array)
 
 
-@pytest.mark.parametrize("content, message", [
-    (idx_bytes(np.zeros(5, np.uint8)), "magic number 0x00000801, expected 0x00000803"),
-    (idx_bytes(np.zeros((2, 28, 28), np.uint8))[:-1], r"shape \(2, 28, 28\).*corrupt"),
-    (idx_bytes(np.zeros((2, 28, 28), np.uint8)) + b"x", "corrupt"),
-    (b"\x00\x00", "too short"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (idx_bytes(np.zeros(5, np.uint8)), "magic number 0x00000801, expected 0x00000803"),
+        (idx_bytes(np.zeros((2, 28, 28), np.uint8))[:-1], r"shape \(2, 28, 28\).*corrupt"),
+        (idx_bytes(np.zeros((2, 28, 28), np.uint8)) + b"x", "corrupt"),
+        (b"\x00\x00", "too short"),
+    ],
+)
 def test_parse_idx_rejects_malformed_files(content, message):
     with pytest.raises(ValueError, match=message):
         prepare.parse_idx(content, prepare.IMAGE_MAGIC, "train images")
@@ -67,11 +70,14 @@ def test_subset_keeps_the_validation_set_and_stays_stratified():
     assert np.bincount(labels[subset_train]).tolist() == [30] * 10
 
 
-@pytest.mark.parametrize("validation_size, subset, message", [
-    (0, 0, "validation_size must be between 1 and 999"),
-    (1000, 0, "validation_size must be between 1 and 999"),
-    (100, 901, "subset must be 0 .all. or 1-900"),
-])
+@pytest.mark.parametrize(
+    "validation_size, subset, message",
+    [
+        (0, 0, "validation_size must be between 1 and 999"),
+        (1000, 0, "validation_size must be between 1 and 999"),
+        (100, 901, "subset must be 0 .all. or 1-900"),
+    ],
+)
 def test_bad_split_sizes_name_the_key_and_the_valid_range(validation_size, subset, message):
     with pytest.raises(ValueError, match=message):
         prepare.split_indices(np.repeat(np.arange(10), 100), validation_size, subset, seed=0)
@@ -96,8 +102,9 @@ def test_bad_params_are_refused_before_reading_data(in_tmp_project: Path):
 
 def test_main_writes_compact_uint8_tensors(in_tmp_project: Path):
     write_mnist_gz(in_tmp_project / "data" / "raw", num_train=300, num_test=100)
-    update_params(in_tmp_project / "params.yaml", {"data.validation_size": 50, "data.subset": 200,
-                                                   "data.test_subset": 40})
+    update_params(
+        in_tmp_project / "params.yaml", {"data.validation_size": 50, "data.subset": 200, "data.test_subset": 40}
+    )
     preprocess.main()
     sizes = {}
     for split in ("train", "validation", "test"):
@@ -115,11 +122,14 @@ def test_real_mnist_has_the_known_counts(in_tmp_project: Path):
     download.fetch_all([MNIST_MIRROR], Path("data/raw"), timeout_seconds=60)
     train_images, train_labels = prepare.decode_split(
         Path("data/raw/train-images-idx3-ubyte.gz").read_bytes(),
-        Path("data/raw/train-labels-idx1-ubyte.gz").read_bytes(), "train")
+        Path("data/raw/train-labels-idx1-ubyte.gz").read_bytes(),
+        "train",
+    )
     test_images, _ = prepare.decode_split(
         Path("data/raw/t10k-images-idx3-ubyte.gz").read_bytes(),
-        Path("data/raw/t10k-labels-idx1-ubyte.gz").read_bytes(), "test")
+        Path("data/raw/t10k-labels-idx1-ubyte.gz").read_bytes(),
+        "test",
+    )
     assert train_images.shape == (60000, 28, 28) and test_images.shape == (10000, 28, 28)
-    assert np.bincount(train_labels).tolist() == [5923, 6742, 5958, 6131, 5842,
-                                                   5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(train_labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     shutil.rmtree("data")

@@ -28,18 +28,30 @@ from tests.conftest import (
 from tests.loopback_s3 import BUCKET, S3Server, s3_server
 
 pytestmark = pytest.mark.skipif(
-    not os.environ.get("MNIST_MIRROR"),
-    reason="set MNIST_MIRROR to a directory with the four MNIST *-ubyte.gz files")
+    not os.environ.get("MNIST_MIRROR"), reason="set MNIST_MIRROR to a directory with the four MNIST *-ubyte.gz files"
+)
+
+
 # The README's compact comparison: one row per experiment, each variant's test error under its
 # short label (the columns of metrics/test_error.json) and only the params that differ.
 def compare_command(variants: list[str]) -> list[str]:
     """The README's `dvc exp show` form for these variants (tests/test_layout.py checks the README
     spells it with train.variants)."""
-    labels = leaderboard.short_labels(variants, yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["report"]["short_names"])
-    return ["exp", "show", "--no-pager", "--only-changed", "--precision", "3",
-            "--keep", f"^({'|'.join(labels.values())})$",
-            "--drop", f"Created|metrics/|data/|stages/|mnist_zoo/|plots/|^({'|'.join(labels)})$"]
-
+    labels = leaderboard.short_labels(
+        variants, yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["report"]["short_names"]
+    )
+    return [
+        "exp",
+        "show",
+        "--no-pager",
+        "--only-changed",
+        "--precision",
+        "3",
+        "--keep",
+        f"^({'|'.join(labels.values())})$",
+        "--drop",
+        f"Created|metrics/|data/|stages/|mnist_zoo/|plots/|^({'|'.join(labels)})$",
+    ]
 
 
 EXPERIMENTS = {"filters-8": "model.filters=8", "lenet5-2-epochs": "variants.lenet5.epochs=2"}
@@ -116,8 +128,11 @@ def test_a_fresh_clone_pulls_everything_and_has_nothing_to_run(team: Team):
     assert "metrics/test_accuracy.json" not in run(["git", "ls-files"], team.a).stdout  # DVC's, not git's
     b = team.clone("b")
     team.dvc(b, "pull")
-    for path, stage in (("data/models/flagship.keras", "train@flagship"), ("data/export/lenet5.onnx", "export@lenet5"),
-                        ("metrics/test_accuracy.json", "report")):
+    for path, stage in (
+        ("data/models/flagship.keras", "train@flagship"),
+        ("data/export/lenet5.onnx", "export@lenet5"),
+        ("metrics/test_accuracy.json", "report"),
+    ):
         assert md5(b / path) == md5(team.a / path) == lock_hash(b, stage, path)
     assert team.dvc(b, "status", "--json").strip() in ("{}", "")
     assert stages_run(team.dvc(b, "repro")) == set()
@@ -171,8 +186,10 @@ def test_compact_exp_show_fits_a_120_column_terminal(team: Team, pushed_experime
         row = next(line for line in lines if f"[{name}]" in line)
         accuracies = record["metrics"]["metrics/test_accuracy.json"]["data"]
         errors = record["metrics"]["metrics/test_error.json"]["data"]
-        assert errors == {"lnt5": round(100 * (1 - accuracies["lenet5"]), 2),
-                          "flag": round(100 * (1 - accuracies["flagship"]), 2)}
+        assert errors == {
+            "lnt5": round(100 * (1 - accuracies["lenet5"]), 2),
+            "flag": round(100 * (1 - accuracies["flagship"]), 2),
+        }
         assert row.split()[-4:-2] == [f"{errors['lnt5']:.3g}", f"{errors['flag']:.3g}"], table
 
 
@@ -197,19 +214,36 @@ def test_artifacts_get_fetches_a_registered_model(team: Team, tmp_path: Path):
         run(["git", "tag", "-a", f"{name}@v1.0.0", "HEAD", "-m", f"Registering artifact {name} version v1.0.0"], team.a)
         run(["git", "push", "-q", "origin", f"{name}@v1.0.0"], team.a)
     registered = yaml.safe_load(run(["git", "show", "flagship@v1.0.0:dvc.lock"], team.a).stdout)["stages"]
-    for name, stage, path in (("flagship", "train@flagship", "data/models/flagship.keras"),
-                              ("flagship-onnx", "export@flagship", "data/export/flagship.onnx")):
+    for name, stage, path in (
+        ("flagship", "train@flagship", "data/models/flagship.keras"),
+        ("flagship-onnx", "export@flagship", "data/export/flagship.onnx"),
+    ):
         target = tmp_path / Path(path).name
-        team.dvc(tmp_path, "artifacts", "get", str(team.origin), name, "--rev", "v1.0.0", "-o", str(target),
-                 "--remote-config", f"endpointurl={team.s3.endpoint}")
+        team.dvc(
+            tmp_path,
+            "artifacts",
+            "get",
+            str(team.origin),
+            name,
+            "--rev",
+            "v1.0.0",
+            "-o",
+            str(target),
+            "--remote-config",
+            f"endpointurl={team.s3.endpoint}",
+        )
         assert md5(target) == next(out["md5"] for out in registered[stage]["outs"] if out["path"] == path)
 
 
 def snapshot(repo: Path) -> dict[str, str]:
     """Every file of the work tree and the DVC cache (outside .git) and its content hash."""
-    return {str(path.relative_to(repo)): md5(path) for path in sorted(repo.rglob("*"))
-            if path.is_file() and ".git" not in path.relative_to(repo).parts[:1]
-            and "tmp" not in path.relative_to(repo).parts[:2]}
+    return {
+        str(path.relative_to(repo)): md5(path)
+        for path in sorted(repo.rglob("*"))
+        if path.is_file()
+        and ".git" not in path.relative_to(repo).parts[:1]
+        and "tmp" not in path.relative_to(repo).parts[:2]
+    }
 
 
 def assert_cache_objects_whole(repo: Path) -> None:
@@ -265,8 +299,10 @@ def test_wrong_credentials_get_a_clear_error_and_change_nothing(team: Team):
         failed = team.dvc_result(repo, command, AWS_SECRET_ACCESS_KEY="not-the-secret")
         message = failed.stderr + failed.stdout
         assert failed.returncode != 0, message
-        assert "ERROR" in message and any(word in message for word in (
-            "SignatureDoesNotMatch", "Forbidden", "InvalidAccessKeyId", "403", "credentials")), message
+        assert "ERROR" in message and any(
+            word in message
+            for word in ("SignatureDoesNotMatch", "Forbidden", "InvalidAccessKeyId", "403", "credentials")
+        ), message
     assert {repo: snapshot(repo) for repo in (f, team.a)} == before and team.s3.object_count() == objects
 
 
@@ -275,17 +311,24 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
     request on a base trains what the quick profile changed and pushes its runs; the next one, on
     a fresh runner, restores every stage of the base from the run-cache."""
     script = Path(__file__).resolve().parents[1] / ".github/scripts/quick_profile.sh"
-    environment = {**os.environ, **team.environment, "QUICK_PROFILE": "-S model.dense_units=10",
-                   "DVC_REMOTE_URL": team.url, "DVC_REMOTE_ENDPOINT_URL": team.s3.endpoint,
-                   "MNIST_MIRROR": str(Path(os.environ["MNIST_MIRROR"]).resolve()),
-                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    environment = {
+        **os.environ,
+        **team.environment,
+        "QUICK_PROFILE": "-S model.dense_units=10",
+        "DVC_REMOTE_URL": team.url,
+        "DVC_REMOTE_ENDPOINT_URL": team.s3.endpoint,
+        "MNIST_MIRROR": str(Path(os.environ["MNIST_MIRROR"]).resolve()),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     outputs = {}
     for runner in ("runner-1", "runner-2"):
         clone = team.clone(runner)
         outputs[runner] = run(["bash", str(script), "base"], clone, env=environment).stdout
         assert "DVC remote 'ci'" in outputs[runner]
-        assert run(["git", "rev-parse", "quick-base"], clone).stdout.strip() == \
-            run(["git", "rev-parse", "HEAD"], clone).stdout.strip()
+        assert (
+            run(["git", "rev-parse", "quick-base"], clone).stdout.strip()
+            == run(["git", "rev-parse", "HEAD"], clone).stdout.strip()
+        )
     assert stages_run(outputs["runner-1"]) == {"train@flagship", "evaluate@flagship", "export@flagship", "report"}
     assert stages_run(outputs["runner-2"]) == set(), outputs["runner-2"]
 
@@ -296,9 +339,21 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
     head = run(["bash", str(script), "head"], clone, env=environment).stdout
     assert stages_run(head) == {"train@lenet5", "evaluate@lenet5", "export@lenet5", "report"}
     diff = team.dvc(clone, "metrics", "diff", "quick-base", "quick-head", "--json")
-    comment = subprocess.run([sys.executable, "-m", "mnist_zoo.pr_comment", "-", "--base", "main (quick profile)"],
-                             cwd=clone, env=environment, input=diff, capture_output=True, text=True, check=True).stdout
+    comment = subprocess.run(
+        [sys.executable, "-m", "mnist_zoo.pr_comment", "-", "--base", "main (quick profile)"],
+        cwd=clone,
+        env=environment,
+        input=diff,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "| lenet5 |" in comment
-    gate = subprocess.run([sys.executable, "-m", "mnist_zoo.gate", "--rev", "quick-base", "--max-drop", "1"],
-                          cwd=clone, env=environment, capture_output=True, text=True)
+    gate = subprocess.run(
+        [sys.executable, "-m", "mnist_zoo.gate", "--rev", "quick-base", "--max-drop", "1"],
+        cwd=clone,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
     assert gate.returncode == 0, gate.stdout + gate.stderr

@@ -12,27 +12,41 @@ from tests.conftest import update_params
 
 
 def evaluation(accuracy: float, seconds: float) -> dict:
-    return {"accuracy": accuracy, "f1_macro": accuracy - 0.001, "parameters": 1000,
-            "training_seconds": seconds, "epochs_run": 3, "images_per_second": 5000.0}
+    return {
+        "accuracy": accuracy,
+        "f1_macro": accuracy - 0.001,
+        "parameters": 1000,
+        "training_seconds": seconds,
+        "epochs_run": 3,
+        "images_per_second": 5000.0,
+    }
 
 
 def test_leaderboard_sorts_by_accuracy_and_keeps_reported_figures():
-    table = leaderboard.leaderboard({"a": evaluation(0.97, 10), "b": evaluation(0.99, 50), "c": evaluation(0.98, 5)},
-                               {"a": 0.95, "b": None, "c": 0.99})
+    table = leaderboard.leaderboard(
+        {"a": evaluation(0.97, 10), "b": evaluation(0.99, 50), "c": evaluation(0.98, 5)},
+        {"a": 0.95, "b": None, "c": 0.99},
+    )
     assert table["variant"].tolist() == ["b", "c", "a"]
     assert table.loc[table["variant"] == "a", "reported_accuracy"].item() == 0.95
 
 
 def test_leaderboard_plot_labels_do_not_overlap():
     # Two variants of near-identical accuracy and time, as adam_5x5 and conv2_dropout were.
-    table = leaderboard.leaderboard({"adam_5x5": evaluation(0.9905, 78), "conv2_dropout": evaluation(0.9907, 90),
-                                "chollet": evaluation(0.9913, 41), "lenet5": evaluation(0.9829, 81)},
-                               dict.fromkeys(["adam_5x5", "conv2_dropout", "chollet", "lenet5"]))
+    table = leaderboard.leaderboard(
+        {
+            "adam_5x5": evaluation(0.9905, 78),
+            "conv2_dropout": evaluation(0.9907, 90),
+            "chollet": evaluation(0.9913, 41),
+            "lenet5": evaluation(0.9829, 81),
+        },
+        dict.fromkeys(["adam_5x5", "conv2_dropout", "chollet", "lenet5"]),
+    )
     figure = leaderboard.plot_leaderboard(table)
     renderer = figure.canvas.get_renderer()
     boxes = [text.get_window_extent(renderer) for text in figure.axes[0].texts]
     assert len(boxes) == 4
-    assert not any(one.overlaps(other) for index, one in enumerate(boxes) for other in boxes[index + 1:])
+    assert not any(one.overlaps(other) for index, one in enumerate(boxes) for other in boxes[index + 1 :])
 
 
 def test_markdown_formats_every_column():
@@ -44,8 +58,7 @@ def test_markdown_formats_every_column():
 
 
 def test_main_overlays_every_variants_curves(tiny_project: Path):
-    update_params(tiny_project / "params.yaml", {"train.variants": {"lenet5": "variants.lenet5",
-                                                                    "flagship": "model"}})
+    update_params(tiny_project / "params.yaml", {"train.variants": {"lenet5": "variants.lenet5", "flagship": "model"}})
     for name in ("lenet5", "flagship"):
         train.main(name)
         evaluate.main(name)
@@ -62,11 +75,15 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
         assert Path(f"plots/{png}.png").read_bytes().startswith(b"\x89PNG")
     accuracies = json.loads(Path("metrics/test_accuracy.json").read_text())
     assert list(accuracies) == ["lenet5", "flagship"]  # train.variants order: exp show's columns
-    assert accuracies == {name: json.loads(Path(f"metrics/evaluation/{name}.json").read_text())["accuracy"]
-                          for name in ("lenet5", "flagship")}
+    assert accuracies == {
+        name: json.loads(Path(f"metrics/evaluation/{name}.json").read_text())["accuracy"]
+        for name in ("lenet5", "flagship")
+    }
     errors = json.loads(Path("metrics/test_error.json").read_text())  # the compact exp show's columns
-    assert errors == {"lnt5": round(100 * (1 - accuracies["lenet5"]), 2),
-                      "flag": round(100 * (1 - accuracies["flagship"]), 2)}
+    assert errors == {
+        "lnt5": round(100 * (1 - accuracies["lenet5"]), 2),
+        "flag": round(100 * (1 - accuracies["flagship"]), 2),
+    }
 
     card = Path("metrics/cards/lenet5.md").read_text()
     evaluation = json.loads(Path("metrics/evaluation/lenet5.json").read_text())
@@ -85,28 +102,40 @@ def test_card_names_the_weakest_digits_and_the_most_confused_pairs(tmp_path: Pat
     per_class = {str(digit): {"precision": 0.99, "recall": 0.99, "f1": 0.99, "support": 10} for digit in range(10)}
     per_class["9"]["f1"], per_class["4"]["f1"], per_class["2"]["f1"] = 0.95, 0.96, 0.97
     evaluation = {"per_class": per_class, "parameters": 44426, "accuracy": 0.98, "f1_macro": 0.98, "loss": 0.05}
-    card = cards.model_card("lenet5", {"family": "convnet", "conv_layers": [], "dense_layers": [], "activation": "tanh"},
-                            evaluation, {"training_seconds": 12.3, "epochs_run": 3}, cards.most_confused(confusion),
-                            "data/prepared md5 abc.dir (3 files, dvc.lock)")
-    assert "weakest digits (F1, precision, recall): 9: 0.9500" in card and "; 4: 0.9600" in card and "; 2: 0.9700" in card
+    card = cards.model_card(
+        "lenet5",
+        {"family": "convnet", "conv_layers": [], "dense_layers": [], "activation": "tanh"},
+        evaluation,
+        {"training_seconds": 12.3, "epochs_run": 3},
+        cards.most_confused(confusion),
+        "data/prepared md5 abc.dir (3 files, dvc.lock)",
+    )
+    assert (
+        "weakest digits (F1, precision, recall): 9: 0.9500" in card and "; 4: 0.9600" in card and "; 2: 0.9700" in card
+    )
     assert "most confused (true -> predicted: images): 4 -> 9: 3; 7 -> 2: 2; 3 -> 5: 1" in card
     assert "data/prepared md5 abc.dir" in card and "machine: not recorded" in card
 
 
 def test_data_version_is_the_lock_files_hash_of_the_prepared_tensors(tmp_path: Path):
     lock = tmp_path / "dvc.lock"
-    lock.write_text("schema: '2.0'\nstages:\n  preprocess:\n    outs:\n    - path: data/prepared\n"
-                    "      md5: 0123abc.dir\n      nfiles: 3\n")
+    lock.write_text(
+        "schema: '2.0'\nstages:\n  preprocess:\n    outs:\n    - path: data/prepared\n"
+        "      md5: 0123abc.dir\n      nfiles: 3\n"
+    )
     assert cards.prepared_data_version(lock) == "data/prepared md5 0123abc.dir (3 files, dvc.lock)"
     assert cards.prepared_data_version(tmp_path / "missing.lock").startswith("unknown")
 
 
 def test_short_labels_fall_back_to_the_name_and_refuse_a_label_given_twice():
     assert leaderboard.short_labels(["lenet5", "new_net"], {"lenet5": "lnt5", "unused": "x"}) == {
-        "lenet5": "lnt5", "new_net": "new_net"}
+        "lenet5": "lnt5",
+        "new_net": "new_net",
+    }
     with pytest.raises(ValueError, match="report.short_names gives lenet5 the label 'net', which chollet already"):
         leaderboard.short_labels(["lenet5", "chollet"], {"lenet5": "net", "chollet": "net"})
     with pytest.raises(ValueError, match="report.short_names gives lenet5 the label 'mlp', which mlp already has"):
         leaderboard.short_labels(["lenet5", "mlp"], {"lenet5": "mlp"})
-    assert leaderboard.error_percentages({"lenet5": 0.9829, "flagship": 0.9957}, {"lenet5": "lnt5", "flagship": "flag"}) == {
-        "lnt5": 1.71, "flag": 0.43}
+    assert leaderboard.error_percentages(
+        {"lenet5": 0.9829, "flagship": 0.9957}, {"lenet5": "lnt5", "flagship": "flag"}
+    ) == {"lnt5": 1.71, "flag": 0.43}

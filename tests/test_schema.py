@@ -21,8 +21,12 @@ from tests.conftest import PROJECT_ROOT, write_prepared
 DEFAULTS = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
 
 # Values of no type the schema takes for a number, a switch or a name.
-NOT_A_NUMBER = st.one_of(st.text(max_size=6), st.none(), st.lists(st.integers(), max_size=2),
-                         st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+NOT_A_NUMBER = st.one_of(
+    st.text(max_size=6),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
 NOT_AN_INT = st.one_of(NOT_A_NUMBER, st.booleans(), st.floats())
 NOT_A_REAL = st.one_of(NOT_A_NUMBER, st.booleans(), st.just(math.nan))
 
@@ -43,8 +47,12 @@ def real(low: float, high: float, include_low: bool, include_high: bool) -> st.S
 
 
 def choice(*valid: str) -> st.SearchStrategy:
-    return st.one_of(st.text(max_size=12).filter(lambda text: text not in valid), st.integers(),
-                     st.booleans(), st.lists(st.text(max_size=3), max_size=2))
+    return st.one_of(
+        st.text(max_size=12).filter(lambda text: text not in valid),
+        st.integers(),
+        st.booleans(),
+        st.lists(st.text(max_size=3), max_size=2),
+    )
 
 
 def not_null(strategy: st.SearchStrategy) -> st.SearchStrategy:
@@ -54,35 +62,57 @@ def not_null(strategy: st.SearchStrategy) -> st.SearchStrategy:
 
 SWITCH = st.one_of(st.integers(), st.text(max_size=5), st.none(), st.floats())
 UNIT_OPEN_HIGH = real(0, 1, include_low=True, include_high=False)  # a dropout rate, a momentum
-LAYERS = st.one_of(st.text(max_size=5), st.integers(), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-                   st.lists(st.one_of(st.integers(), st.text(max_size=3)), min_size=1, max_size=2))
+LAYERS = st.one_of(
+    st.text(max_size=5),
+    st.integers(),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.lists(st.one_of(st.integers(), st.text(max_size=3)), min_size=1, max_size=2),
+)
 
 # key -> wrong values. Each key's wrong values are what params.yaml's comments and the issue say.
 WRONG: dict[str, st.SearchStrategy] = {
     "seed": whole(below=1),
-    "data.mirrors": st.one_of(st.text(max_size=5), st.integers(), st.none(),
-                              st.lists(st.one_of(st.integers(), st.none(), st.just("")), min_size=1, max_size=2)),
+    "data.mirrors": st.one_of(
+        st.text(max_size=5),
+        st.integers(),
+        st.none(),
+        st.lists(st.one_of(st.integers(), st.none(), st.just("")), min_size=1, max_size=2),
+    ),
     "data.download_timeout_seconds": real(0, 3600, include_low=False, include_high=True),
     "data.validation_size": whole(below=10, above=59_990),
     "data.split_seed": whole(below=0),
     "data.subset": st.one_of(NOT_AN_INT, st.integers(max_value=-1), st.integers(1, 9), st.integers(min_value=55_001)),
-    "data.test_subset": st.one_of(NOT_AN_INT, st.integers(max_value=-1), st.integers(1, 9), st.integers(min_value=10_001)),
+    "data.test_subset": st.one_of(
+        NOT_AN_INT, st.integers(max_value=-1), st.integers(1, 9), st.integers(min_value=10_001)
+    ),
     "train.early_stopping_patience": whole(below=1),
-    "train.variants": st.one_of(st.text(max_size=5), st.integers(), st.lists(st.text(max_size=3), min_size=1),
-                                st.dictionaries(st.just("lenet5"), st.one_of(st.integers(), st.none()), min_size=1),
-                                # A name that would make an unsafe stage id or file name; a missing section.
-                                st.dictionaries(st.sampled_from(["LeNet", "5net", "le-net", "a b", "../x", ""]),
-                                                st.just("variants.lenet5"), min_size=1),
-                                st.just({"lenet5": "variants.lenet6"}), st.just({"lenet5": "model.filters.x"})),
+    "train.variants": st.one_of(
+        st.text(max_size=5),
+        st.integers(),
+        st.lists(st.text(max_size=3), min_size=1),
+        st.dictionaries(st.just("lenet5"), st.one_of(st.integers(), st.none()), min_size=1),
+        # A name that would make an unsafe stage id or file name; a missing section.
+        st.dictionaries(
+            st.sampled_from(["LeNet", "5net", "le-net", "a b", "../x", ""]), st.just("variants.lenet5"), min_size=1
+        ),
+        st.just({"lenet5": "variants.lenet6"}),
+        st.just({"lenet5": "model.filters.x"}),
+    ),
     "evaluate.num_misclassified": whole(below=1, above=100),
     "export.min_agreement": real(0, 1, include_low=False, include_high=True),
     "report.max_accuracy_drop": real(0, 1, include_low=True, include_high=True),
     # Not a mapping, a label that is not text, empty, longer than 4 or padded, or one label given twice.
     "report.short_names": st.one_of(
-        st.text(max_size=5), st.integers(), st.lists(st.text(max_size=3), max_size=2),
-        st.dictionaries(st.just("lenet5"), st.one_of(st.integers(), st.none(), st.just(""), st.text(min_size=5),
-                                                     st.just(" ab"), st.just("ab ")), min_size=1),
-        st.text(min_size=1, max_size=4).filter(str.strip).map(lambda label: {"lenet5": label, "chollet": label})),
+        st.text(max_size=5),
+        st.integers(),
+        st.lists(st.text(max_size=3), max_size=2),
+        st.dictionaries(
+            st.just("lenet5"),
+            st.one_of(st.integers(), st.none(), st.just(""), st.text(min_size=5), st.just(" ab"), st.just("ab ")),
+            min_size=1,
+        ),
+        st.text(min_size=1, max_size=4).filter(str.strip).map(lambda label: {"lenet5": label, "chollet": label}),
+    ),
     "model.family": choice("convnet", "flagship", "vgg16_transfer"),
     "model.filters": whole(below=1),
     "model.dense_units": whole(below=1),
@@ -94,8 +124,12 @@ WRONG: dict[str, st.SearchStrategy] = {
     "model.epochs": whole(below=1),
     "model.early_stopping_patience": whole(below=1),
     "model.precision": choice("float32", "mixed_bfloat16", "auto"),
-    "model.optimizer": st.one_of(st.text(max_size=5), st.integers(), st.none(),
-                                 st.dictionaries(st.sampled_from(["learning_rate", "beta_1"]), st.floats(0.1, 0.5), max_size=2)),
+    "model.optimizer": st.one_of(
+        st.text(max_size=5),
+        st.integers(),
+        st.none(),
+        st.dictionaries(st.sampled_from(["learning_rate", "beta_1"]), st.floats(0.1, 0.5), max_size=2),
+    ),
     "model.optimizer.name": choice("adadelta", "adam", "rmsprop", "sgd"),
     "model.optimizer.learning_rate": real(0, math.inf, include_low=False, include_high=False),
     "model.optimizer.ema_momentum": UNIT_OPEN_HIGH,
@@ -111,8 +145,9 @@ WRONG: dict[str, st.SearchStrategy] = {
     "model.optimizer.gradient_accumulation_steps": not_null(whole(below=2)),
     "variants.chollet.optimizer.centered": SWITCH,
     "variants.lenet5.backend": choice("tensorflow", "jax", "torch"),
-    "variants.lenet5.activation": choice("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "swish",
-                                         "softplus", "linear"),
+    "variants.lenet5.activation": choice(
+        "relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "swish", "softplus", "linear"
+    ),
     "variants.lenet5.reported_accuracy": real(0, 1, include_low=False, include_high=True),
     "variants.lenet5.conv_layers": LAYERS,
     "variants.lenet5.conv_layers.0.filters": whole(below=1),
@@ -125,13 +160,17 @@ WRONG: dict[str, st.SearchStrategy] = {
     "variants.mlp_tanh.optimizer.nesterov": SWITCH,
     "variants.mlp_tanh.optimizer.decay": real(0, math.inf, include_low=True, include_high=False),
     "variants.tanh_adadelta.optimizer.rho": real(0, 1, include_low=False, include_high=False),
-    "variants.vgg16_transfer.weights": st.one_of(st.integers(), st.booleans(), st.just(""), st.lists(st.text(), max_size=1)),
+    "variants.vgg16_transfer.weights": st.one_of(
+        st.integers(), st.booleans(), st.just(""), st.lists(st.text(), max_size=1)
+    ),
 }
 
 # The stage that reads each section: it must refuse the value before it reads or writes anything.
 READER: dict[str, Callable[[], Any]] = {
-    "data": preprocess.main, "evaluate": lambda: evaluate.main("lenet5"),
-    "export": lambda: export.main("lenet5"), "report": report.main,
+    "data": preprocess.main,
+    "evaluate": lambda: evaluate.main("lenet5"),
+    "export": lambda: export.main("lenet5"),
+    "report": report.main,
 }
 
 
@@ -171,22 +210,41 @@ def test_every_wrong_value_is_refused_naming_the_key_before_anything_is_written(
     message = str(refused.value)
     assert message.startswith(f"params.yaml: {key}"), message  # the key itself, or a key inside it
     if message.startswith(f"params.yaml: {key} is "):
-        assert f"{key} is {yaml.safe_load(yaml.safe_dump(value, sort_keys=False))!r}; allowed: " in message  # the value given
+        assert (
+            f"{key} is {yaml.safe_load(yaml.safe_dump(value, sort_keys=False))!r}; allowed: " in message
+        )  # the value given
     with pytest.raises(ValueError, match=f"^params.yaml: {key}"):
         READER.get(key.split(".")[0], lambda: train.main("lenet5"))()
     assert files_under("data", "metrics") == before
 
 
-@pytest.mark.parametrize("key, value", [
-    ("model.dropout", 0), ("model.dropout", 0.999), ("model.translation", 1), ("model.translation", 0.0),
-    ("model.optimizer.learning_rate", 1e-9), ("data.subset", 0), ("data.subset", 10), ("data.test_subset", 10_000),
-    ("variants.lenet5.conv_layers", []), ("variants.lenet5.conv_layers.0.kernel_size", 28),
-    ("export.min_agreement", 1), ("report.max_accuracy_drop", 0), ("report.short_names", {"lenet5": "L"}),
-    ("seed", 1), ("variants.vgg16_transfer.weights", None),
-    ("model.optimizer", {"name": "sgd"}), ("train.transfer_variants", None),
-    ("model.optimizer.weight_decay", 0), ("model.optimizer.clipnorm", None), ("model.optimizer.clipvalue", 1e-3),
-    ("model.optimizer.gradient_accumulation_steps", 2), ("variants.chollet.optimizer.centered", True),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("model.dropout", 0),
+        ("model.dropout", 0.999),
+        ("model.translation", 1),
+        ("model.translation", 0.0),
+        ("model.optimizer.learning_rate", 1e-9),
+        ("data.subset", 0),
+        ("data.subset", 10),
+        ("data.test_subset", 10_000),
+        ("variants.lenet5.conv_layers", []),
+        ("variants.lenet5.conv_layers.0.kernel_size", 28),
+        ("export.min_agreement", 1),
+        ("report.max_accuracy_drop", 0),
+        ("report.short_names", {"lenet5": "L"}),
+        ("seed", 1),
+        ("variants.vgg16_transfer.weights", None),
+        ("model.optimizer", {"name": "sgd"}),
+        ("train.transfer_variants", None),
+        ("model.optimizer.weight_decay", 0),
+        ("model.optimizer.clipnorm", None),
+        ("model.optimizer.clipvalue", 1e-3),
+        ("model.optimizer.gradient_accumulation_steps", 2),
+        ("variants.chollet.optimizer.centered", True),
+    ],
+)
 def test_valid_edge_values_pass(tmp_path: Path, key: str, value: Any):
     params = copy.deepcopy(DEFAULTS)
     set_key(params, key, value)
@@ -201,8 +259,10 @@ def test_the_committed_params_pass_and_the_errors_read_well(tmp_path: Path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ValueError) as refused:
         load_params(tmp_path / "params.yaml")
-    assert str(refused.value) == ("params.yaml: model.dropout is 1.5; allowed: a number in [0, 1), e.g. 0.5. "
-                                  "Fix it in params.yaml (or the -S of your `dvc exp run`).")
+    assert str(refused.value) == (
+        "params.yaml: model.dropout is 1.5; allowed: a number in [0, 1), e.g. 0.5. "
+        "Fix it in params.yaml (or the -S of your `dvc exp run`)."
+    )
 
 
 def test_one_kind_of_gradient_clipping_at_most(tmp_path: Path):
@@ -210,6 +270,9 @@ def test_one_kind_of_gradient_clipping_at_most(tmp_path: Path):
     params = copy.deepcopy(DEFAULTS)
     params["model"]["optimizer"] |= {"clipnorm": 1.0, "clipvalue": None, "global_clipnorm": 2.0}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    with pytest.raises(ValueError, match=r"^params.yaml: model.optimizer.global_clipnorm is 2.0; allowed: null when "
-                                         r"model.optimizer.clipnorm is set"):
+    with pytest.raises(
+        ValueError,
+        match=r"^params.yaml: model.optimizer.global_clipnorm is 2.0; allowed: null when "
+        r"model.optimizer.clipnorm is set",
+    ):
         load_params(tmp_path / "params.yaml")

@@ -23,8 +23,10 @@ def test_summary_counts_the_seeds_reaching_the_bar():
 
 
 def test_table_marks_the_params_seed_and_states_the_spread():
-    rows = [{"seed": 42, "epochs_run": 5, "best_epoch": 3, "test_accuracy": 0.9913, "test_loss": 0.0281},
-            {"seed": 43, "epochs_run": 5, "best_epoch": 4, "test_accuracy": 0.9927, "test_loss": 0.0254}]
+    rows = [
+        {"seed": 42, "epochs_run": 5, "best_epoch": 3, "test_accuracy": 0.9913, "test_loss": 0.0281},
+        {"seed": 43, "epochs_run": 5, "best_epoch": 4, "test_accuracy": 0.9927, "test_loss": 0.0254},
+    ]
     text = seed_spread.format_spread("chollet", "ours", rows, params_seed=42, bar=0.992)
     assert "| 42 (params.yaml) | 5 | 3 | 99.13% | 0.0281 |" in text
     assert "| 43 | 5 | 4 | 99.27% | 0.0254 |" in text
@@ -50,9 +52,14 @@ def test_posts_protocol_trains_on_train_plus_validation_for_every_epoch(tiny_pro
     # It trains through mnist_zoo.training's own loop: patience None, no validation data.
     compiled = []
     original = training.compile_for_training
-    monkeypatch.setattr(training, "compile_for_training",
-                        lambda model, spec, num_images, *rest: (compiled.append((model, num_images)),
-                                                                original(model, spec, num_images, *rest)))
+    monkeypatch.setattr(
+        training,
+        "compile_for_training",
+        lambda model, spec, num_images, *rest: (
+            compiled.append((model, num_images)),
+            original(model, spec, num_images, *rest),
+        ),
+    )
     calls = spy_on_fit(monkeypatch, training)
     # Patience 1 would stop our protocol early at the first worse epoch; the posts' never stops.
     update_params(tiny_project / "params.yaml", {"train.early_stopping_patience": 1, "variants.lenet5.epochs": 4})

@@ -45,8 +45,10 @@ def test_writes_model_curves_and_summary_and_keeps_the_best_weights(tiny_project
     update_params(tiny_project / "params.yaml", {"variants.mlp_relu.epochs": 6})
     summary = train.main("mlp_relu")
     model = keras.saving.load_model("data/models/mlp_relu.keras")
-    validation_losses = [float(line.split("\t")[-1]) for line in
-                         Path("metrics/training/mlp_relu/plots/metrics/eval/loss.tsv").read_text().splitlines()[1:]]
+    validation_losses = [
+        float(line.split("\t")[-1])
+        for line in Path("metrics/training/mlp_relu/plots/metrics/eval/loss.tsv").read_text().splitlines()[1:]
+    ]
     assert len(validation_losses) == summary["epochs_run"] <= 6
     assert summary["best_epoch"] == int(np.argmin(validation_losses)) + 1
     images, labels = load_split(Path("data/prepared/validation.npz"))
@@ -74,17 +76,25 @@ def test_weight_averaging_validates_selects_and_saves_the_averaged_weights(tiny_
     # Both runs take the same steps. At momentum 0.9999 the average barely leaves the first step's
     # weights while the weights travel on; saving the last weights would make the two equal.
     assert distance_travelled(averaged) < 0.5 * distance_travelled(last)
-    validation_losses = [float(line.split("\t")[-1]) for line in
-                         Path("averaged/mlp_relu/plots/metrics/eval/loss.tsv").read_text().splitlines()[1:]]
+    validation_losses = [
+        float(line.split("\t")[-1])
+        for line in Path("averaged/mlp_relu/plots/metrics/eval/loss.tsv").read_text().splitlines()[1:]
+    ]
     images, labels = load_split(Path("data/prepared/validation.npz"))
     assert averaged.evaluate(images, labels, verbose=0)[0] == pytest.approx(min(validation_losses), rel=1e-4)
 
 
 def test_a_recipe_may_set_its_own_early_stopping_patience(tiny_project: Path, monkeypatch):
     calls = spy_on_fit(monkeypatch, training)
-    update_params(tiny_project / "params.yaml", {"train.early_stopping_patience": 2, "variants.mlp_relu.epochs": 1,
-                                                 "variants.mlp_tanh.epochs": 3,
-                                                 "variants.mlp_tanh.early_stopping_patience": 7})
+    update_params(
+        tiny_project / "params.yaml",
+        {
+            "train.early_stopping_patience": 2,
+            "variants.mlp_relu.epochs": 1,
+            "variants.mlp_tanh.epochs": 3,
+            "variants.mlp_tanh.early_stopping_patience": 7,
+        },
+    )
     train.main("mlp_relu")
     train.main("mlp_tanh")
     assert {call["spec"]["epochs"]: call["patience"] for call in calls} == {1: 2, 3: 7}
@@ -98,14 +108,19 @@ def test_flagship_learns_the_synthetic_digits(tiny_project: Path):
     assert model.evaluate(images, labels, verbose=0)[1] > 0.5  # chance is 0.1
 
 
-@pytest.mark.parametrize("updates, message", [
-    ({"variants.lenet5.epochs": -3}, "variants.lenet5.epochs is -3; allowed: a whole number >= 1"),
-    ({"variants.lenet5.family": "transformer"}, "lenet5.family is 'transformer'"),
-    ({"variants.lenet5.units": 5}, r"variants.lenet5.units is 5; allowed: no such key here"),
-    ({"train.early_stopping_patience": 0}, "train.early_stopping_patience is 0; allowed: a whole number >= 1"),
-    ({"train.variants.lenet5": "variants.lenet6"},
-     "train.variants.lenet5 is 'variants.lenet6'; allowed: the name of a params section that exists"),
-])
+@pytest.mark.parametrize(
+    "updates, message",
+    [
+        ({"variants.lenet5.epochs": -3}, "variants.lenet5.epochs is -3; allowed: a whole number >= 1"),
+        ({"variants.lenet5.family": "transformer"}, "lenet5.family is 'transformer'"),
+        ({"variants.lenet5.units": 5}, r"variants.lenet5.units is 5; allowed: no such key here"),
+        ({"train.early_stopping_patience": 0}, "train.early_stopping_patience is 0; allowed: a whole number >= 1"),
+        (
+            {"train.variants.lenet5": "variants.lenet6"},
+            "train.variants.lenet5 is 'variants.lenet6'; allowed: the name of a params section that exists",
+        ),
+    ],
+)
 def test_bad_params_stop_before_any_data_is_loaded(in_tmp_project: Path, updates, message):
     update_params(in_tmp_project / "params.yaml", updates)
     assert not Path("data").exists()  # would be a FileNotFoundError if data were read first
@@ -121,8 +136,13 @@ def test_stage_trains_on_the_backend_its_params_ask_for_unless_keras_backend_is_
     for override, expected in ((None, "backend jax on 1 x cpu"), ("tensorflow", "backend tensorflow on 1 x cpu")):
         if override:
             environment["KERAS_BACKEND"] = override
-        result = subprocess.run([sys.executable, "-m", "stages.train", "lenet5"], cwd=tiny_project,
-                                env=environment, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "stages.train", "lenet5"],
+            cwd=tiny_project,
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         # The plan line names the device it trains on (here the CPU's model, on a GPU the GPU's).
         assert f"lenet5: {expected} ({cpu_facts()[0]}), float32" in result.stderr

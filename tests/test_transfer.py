@@ -16,8 +16,9 @@ from tests.conftest import spy_on_fit, update_params
 @pytest.fixture
 def in_tmp_project(in_tmp_project: Path) -> Path:
     """The project copy with vgg16_transfer opted in, as the README tells users to do."""
-    update_params(in_tmp_project / "params.yaml",
-                  {"train.transfer_variants": {"vgg16_transfer": "variants.vgg16_transfer"}})
+    update_params(
+        in_tmp_project / "params.yaml", {"train.transfer_variants": {"vgg16_transfer": "variants.vgg16_transfer"}}
+    )
     return in_tmp_project
 
 
@@ -51,8 +52,11 @@ def test_weights_variable_must_name_a_file(in_tmp_project: Path, monkeypatch: py
 
 
 def test_unknown_variant_lists_the_valid_ones(in_tmp_project: Path):
-    with pytest.raises(ValueError, match=r"Unknown variant 'vgg19': not in params.yaml's train.variants or "
-                                         r"train.transfer_variants; valid options: \['adam_5x5'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown variant 'vgg19': not in params.yaml's train.variants or "
+        r"train.transfer_variants; valid options: \['adam_5x5'",
+    ):
         transfer.transfer_spec(load_params(), "vgg19")
 
 
@@ -61,8 +65,9 @@ def test_other_families_are_refused(in_tmp_project: Path):
         transfer.transfer_spec(load_params(), "lenet5")
 
 
-def test_features_cached_then_head_trained_with_the_base_frozen(tiny_project: Path, local_weights: Path,
-                                                                monkeypatch: pytest.MonkeyPatch):
+def test_features_cached_then_head_trained_with_the_base_frozen(
+    tiny_project: Path, local_weights: Path, monkeypatch: pytest.MonkeyPatch
+):
     features.main("vgg16_transfer")
     with np.load("data/features/vgg16_transfer.npz") as arrays:
         assert arrays["train_features"].shape == (200, 512)
