@@ -138,6 +138,7 @@ FAMILY_RULES: dict[str, dict[str, Rule | None]] = {
         "translation": number(0, 1, True, True, 0.1),
         "rotation": number(0, 0.5, True, True, 0.03),
         "zoom": number(0, 1, True, False, 0.1),
+        "batch_norm_momentum": UNIT,
     },
     "convnet": {"conv_layers": None, "dense_layers": None, "activation": one_of(*ACTIVATIONS)},
     "vgg16_transfer": {
@@ -147,7 +148,7 @@ FAMILY_RULES: dict[str, dict[str, Rule | None]] = {
         ),
     },
 }
-OPTIONAL_FAMILY_KEYS = {"weights", "rotation", "zoom"}
+OPTIONAL_FAMILY_KEYS = {"weights", "rotation", "zoom", "batch_norm_momentum"}
 SECTION_RULES = {
     "data": {
         "mirrors": Rule(

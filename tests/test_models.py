@@ -165,3 +165,13 @@ def test_flagship_augmentation_follows_its_params_and_is_off_at_inference():
     assert "RandomRotation" not in [type(layer).__name__ for layer in build_model(spec_for("flagship")).layers]
     images = np.random.default_rng(0).integers(0, 256, size=(4, 28, 28, 1)).astype(np.uint8)
     np.testing.assert_array_equal(model.predict(images, verbose=0), model.predict(images, verbose=0))
+
+
+def test_the_flagships_batch_norm_momentum_is_a_param():
+    """Keras' default (0.99) unless the recipe says otherwise: a short run needs faster statistics."""
+    spec = spec_for("flagship")
+    assert spec["batch_norm_momentum"] == 0.99
+    for momentum in (0.99, 0.9):
+        model = build_model(spec | {"batch_norm_momentum": momentum})
+        norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+        assert len(norms) == 4 and {layer.momentum for layer in norms} == {momentum}

@@ -120,6 +120,7 @@ WRONG: dict[str, st.SearchStrategy] = {
     "model.translation": real(0, 1, include_low=True, include_high=True),
     "model.rotation": real(0, 0.5, include_low=True, include_high=True),
     "model.zoom": real(0, 1, include_low=True, include_high=False),
+    "model.batch_norm_momentum": UNIT_OPEN_HIGH,
     "model.batch_size": whole(below=1),
     "model.epochs": whole(below=1),
     "model.early_stopping_patience": whole(below=1),
