@@ -1,5 +1,6 @@
-"""Every path and constant the project shares, written once. Paths are relative to the project
-root, where DVC runs each stage."""
+"""Every path and constant that more than one module shares, written once. Paths are relative to
+the project root, where DVC runs each stage. Every stage imports this module, so editing it
+retrains the zoo: a path only one stage writes (a new plot, say) belongs to that stage's module."""
 
 from pathlib import Path
 
@@ -13,17 +14,20 @@ FEATURES_DIR = Path("data/features")
 MODELS_DIR = Path("data/models")
 EXPORT_DIR = Path("data/export")
 
-# What the evaluation writes per variant, and the cross-model results.
+# What training, evaluation and export write per variant: DVC outputs, in the cache and the remote.
 TRAINING_METRICS_DIR = Path("metrics/training")
 EVALUATION_DIR = Path("metrics/evaluation")
 EXPORT_METRICS_DIR = Path("metrics/export")
-CARDS_DIR = Path("metrics/cards")
-LEADERBOARD_PATH = Path("metrics/leaderboard.md")
-TEST_ACCURACY_PATH = Path("metrics/test_accuracy.json")
-TEST_ERROR_PATH = Path("metrics/test_error.json")
 CONFUSION_DIR = Path("plots/confusion")
 MISCLASSIFIED_DIR = Path("plots/misclassified")
-PLOTS_DIR = Path("plots")
+
+# What a reviewer reads, in git (`cache: false`), so a fresh clone has it with no remote: the
+# report's summary of every variant (the project's metrics), the leaderboard, the model cards and
+# the cross-model figures. `report` writes it in seconds from the per-variant outputs above.
+RESULTS_DIR = Path("results")
+RESULTS_METRICS_PATH = RESULTS_DIR / "metrics.json"
+LEADERBOARD_PATH = RESULTS_DIR / "leaderboard.md"
+CARDS_DIR = RESULTS_DIR / "cards"
 
 # MNIST: 28x28 grey images of ten digits.
 IMAGE_SIZE = 28
