@@ -1,5 +1,5 @@
 """Model cards: one Markdown page per variant saying what the model is, what it was trained on
-and with, how it scores and where it fails. `report` writes them to metrics/cards/<name>.md."""
+and with, how it scores and where it fails. `report` writes them to results/cards/<name>.md."""
 
 from collections import Counter
 from pathlib import Path

@@ -10,28 +10,28 @@ import json
 import sys
 from pathlib import Path
 
-from mnist_zoo.config import TEST_ACCURACY_PATH as ACCURACY_FILE  # report's test accuracy per variant
+from mnist_zoo.config import RESULTS_METRICS_PATH as SUMMARY  # report's summary; "accuracy" per variant
 from mnist_zoo.params import load_params
 
 
-def accuracies_in_workspace(path: Path = ACCURACY_FILE) -> dict[str, float]:
+def accuracies_in_workspace(path: Path = SUMMARY) -> dict[str, float]:
     if not path.exists():
         raise ValueError(f"{path} is missing: run `dvc repro` (the report stage writes it) first.")
-    return json.loads(path.read_text())
+    return json.loads(path.read_text())["accuracy"]
 
 
-def accuracies_at_revision(revision: str, path: Path = ACCURACY_FILE) -> dict[str, float]:
-    """Test accuracy per variant at `revision`. Metrics are DVC outputs, so DVC reads them: from
-    the local cache or, when they are not there, the default remote (no pull needed)."""
+def accuracies_at_revision(revision: str, path: Path = SUMMARY) -> dict[str, float]:
+    """Test accuracy per variant at `revision`, from the summary git holds there (as
+    `dvc metrics show` reads it: no DVC cache or remote needed)."""
     import dvc.api
     from dvc.scm import RevError
 
     try:
-        return dvc.api.metrics_show(path.as_posix(), rev=revision)
-    except (RevError, FileNotFoundError) as error:
+        return dvc.api.metrics_show(path.as_posix(), rev=revision)["accuracy"]
+    except (RevError, FileNotFoundError, KeyError) as error:
         raise ValueError(
-            f"Cannot read {path} at revision {revision!r}: {error}. Pass a revision whose "
-            "pipeline ran, with its outputs in the DVC cache or pushed to the remote."
+            f"Cannot read the test accuracies in {path} at revision {revision!r} ({type(error).__name__}: "
+            f"{error}). Pass a revision whose pipeline ran and whose {path} is committed."
         ) from None
 
 

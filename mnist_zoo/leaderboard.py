@@ -39,11 +39,21 @@ def leaderboard(evaluations: dict[str, dict[str, Any]], reported: dict[str, floa
     return table.sort_values("accuracy", ascending=False, kind="stable").reset_index(drop=True)
 
 
+# The summary's figures per variant (results/metrics.json): its key -> the evaluation's key.
+SUMMARY_FIGURES = {
+    "accuracy": "accuracy",
+    "f1_macro": "f1_macro",
+    "training_seconds": "training_seconds",
+    "epochs": "epochs_run",
+}
+
+
 def short_labels(names: list[str], short_names: dict[str, str]) -> dict[str, str]:
-    """Each variant's key in metrics/test_error.json: its report.short_names label, else its name."""
+    """Each variant's column in the summary: its report.short_names label, else its name."""
     labels = {name: short_names.get(name, name) for name in names}
     for name, label in labels.items():
         others = [other for other, other_label in labels.items() if other_label == label and other != name]
+        others += [figure for figure in SUMMARY_FIGURES if figure == label]
         if others:
             raise ValueError(
                 f"params.yaml: report.short_names gives {name} the label {label!r}, which {others[0]} "
@@ -57,6 +67,18 @@ def error_percentages(accuracies: dict[str, float], labels: dict[str, str]) -> d
     a column (0.43, 2.79, 12.5 with `--precision 3`), so eight variants, the experiment names and two
     changed params fit `dvc exp show` in 120 columns, where five-character accuracies (99.57) do not."""
     return {labels[name]: round(100 * (1 - accuracy), 2) for name, accuracy in accuracies.items()}
+
+
+def summary(evaluations: dict[str, dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
+    """The project's metrics (results/metrics.json, in git): first each variant's test error in
+    percent under its short label, the columns plain `dvc exp show` prints first (eight fit a
+    120-column terminal), then per figure each variant's value under its full name, for
+    `dvc metrics show` / `diff`, the regression gate and the pull-request comment."""
+    accuracies = {name: evaluation["accuracy"] for name, evaluation in evaluations.items()}
+    return error_percentages(accuracies, labels) | {
+        figure: {name: evaluation[key] for name, evaluation in evaluations.items()}
+        for figure, key in SUMMARY_FIGURES.items()
+    }
 
 
 def leaderboard_markdown(table: pd.DataFrame) -> str:

@@ -1,10 +1,10 @@
-"""Cross-model report: leaderboard, model cards, per-class F1 heat map and training curves.
+"""The results a reviewer reads, in git (results/, `cache: false`): the summary of every variant
+(results/metrics.json, the project's metrics), the leaderboard, a model card per variant and the
+cross-model figures (training curves, accuracy against training time, per-digit F1).
 
 Reads metrics/evaluation/<name>.json, metrics/training/<name>/ and plots/confusion/<name>.csv for
-each variant in train.variants (and train.transfer_variants); writes metrics/leaderboard.md,
-metrics/test_accuracy.json, metrics/test_error.json, metrics/cards/<name>.md,
-plots/training_curves.{csv,png}, plots/leaderboard.png and plots/per_class_f1.png.
-Run alone: `python -m stages.report` (or `dvc repro report`).
+each variant in train.variants (and train.transfer_variants); runs in seconds, so a clone that
+restores every model from the run-cache reruns only this. Run alone: `python -m stages.report`.
 """
 
 import json
@@ -19,7 +19,6 @@ from mnist_zoo.cards import model_card, most_confused, prepared_data_version
 from mnist_zoo.figures import save_figure
 from mnist_zoo.files import atomic_write_bytes
 from mnist_zoo.leaderboard import (
-    error_percentages,
     leaderboard,
     leaderboard_markdown,
     plot_curves,
@@ -27,14 +26,19 @@ from mnist_zoo.leaderboard import (
     plot_per_class_f1,
     read_curves,
     short_labels,
+    summary,
 )
 from mnist_zoo.params import catalogue, load_params, variant_spec
 
 log = logging.getLogger("report")
 
+# The cross-model figures and their data, beside the summary (dvc.yaml's headline plots).
+CURVES_PATH = config.RESULTS_DIR / "training_curves.csv"
+FIGURES = ("training_curves.png", "leaderboard.png", "per_class_f1.png")
+
 
 def write_json_in_order(path: Path, data: dict[str, Any]) -> None:
-    """One number per variant, in params.yaml's order (not sorted): the columns of `dvc exp show`."""
+    """JSON in the order given (not sorted): the order of `dvc exp show`'s columns."""
     atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
@@ -42,7 +46,6 @@ def main(
     evaluation_dir: Path = config.EVALUATION_DIR,
     training_dir: Path = config.TRAINING_METRICS_DIR,
     confusion_dir: Path = config.CONFUSION_DIR,
-    cards_dir: Path = config.CARDS_DIR,
 ) -> pd.DataFrame:
     params = load_params()
     names = list(catalogue(params))
@@ -51,10 +54,8 @@ def main(
     evaluations = {name: json.loads((evaluation_dir / f"{name}.json").read_text()) for name in names}
 
     table = leaderboard(evaluations, {name: spec.get("reported_accuracy") for name, spec in specs.items()})
+    write_json_in_order(config.RESULTS_METRICS_PATH, summary(evaluations, labels))
     atomic_write_bytes(config.LEADERBOARD_PATH, leaderboard_markdown(table).encode())
-    accuracies = {name: evaluations[name]["accuracy"] for name in names}
-    write_json_in_order(config.TEST_ACCURACY_PATH, accuracies)
-    write_json_in_order(config.TEST_ERROR_PATH, error_percentages(accuracies, labels))
 
     data_version = prepared_data_version()
     for name in names:
@@ -62,23 +63,20 @@ def main(
         card = model_card(
             name, specs[name], evaluations[name], training, most_confused(confusion_dir / f"{name}.csv"), data_version
         )
-        atomic_write_bytes(cards_dir / f"{name}.md", card.encode())
+        atomic_write_bytes(config.CARDS_DIR / f"{name}.md", card.encode())
 
     curves = read_curves(training_dir, names)
-    atomic_write_bytes(config.PLOTS_DIR / "training_curves.csv", curves.to_csv(index=False).encode())
-    save_figure(plot_curves(curves), config.PLOTS_DIR / "training_curves.png")
-    save_figure(plot_leaderboard(table), config.PLOTS_DIR / "leaderboard.png")
-    save_figure(plot_per_class_f1(evaluations), config.PLOTS_DIR / "per_class_f1.png")
+    atomic_write_bytes(CURVES_PATH, curves.to_csv(index=False).encode())
+    figures = (plot_curves(curves), plot_leaderboard(table), plot_per_class_f1(evaluations))
+    for name, figure in zip(FIGURES, figures, strict=True):
+        save_figure(figure, config.RESULTS_DIR / name)
     best = table.iloc[0]
     log.info(
-        "%d variants; best %s at %.2f%%; wrote %s, %s, %s, a model card each in %s and 4 plots",
+        "%d variants; best %s at %.2f%%; wrote %s",
         len(table),
         best["variant"],
         100 * best["accuracy"],
-        config.LEADERBOARD_PATH,
-        config.TEST_ACCURACY_PATH,
-        config.TEST_ERROR_PATH,
-        cards_dir,
+        config.RESULTS_DIR,
     )
     return table
 

@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from mnist_zoo import leaderboard
+from mnist_zoo.params import variant_spec
 from tests.conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -138,13 +140,33 @@ def test_data_and_models_are_never_git_files():
                 assert isinstance(out, str) or out[path].get("cache", True), path
 
 
-def test_every_output_goes_to_the_dvc_cache_so_the_run_cache_can_restore_it():
+def outputs(body: dict) -> dict[str, tuple[str, dict]]:
+    """A stage's outputs: path -> (kind, settings)."""
+    found = {}
+    for kind in ("outs", "metrics", "plots"):
+        for out in body.get(kind, []):
+            path = out if isinstance(out, str) else next(iter(out))
+            found[path] = (kind, {} if isinstance(out, str) else out[path] or {})
+    return found
+
+
+def test_what_a_reviewer_reads_is_in_git_and_the_rest_in_the_cache():
+    """Every per-variant output goes to the DVC cache (the run-cache restores a stage only when all
+    its outputs reached the remote); report writes to git only, under results/, and its summary and
+    figures are the project's only metrics and plots, so a fresh clone reads them with no remote."""
+    declared = {}
     for name, stage in DVC_YAML["stages"].items():
-        body = stage.get("do", stage)
-        for kind in ("outs", "metrics", "plots"):
-            for out in body.get(kind, []):
-                settings = {} if isinstance(out, str) else next(iter(out.values())) or {}
-                assert settings.get("cache", True), f"{name}: {out} has cache: false"
+        for path, (kind, settings) in outputs(stage.get("do", stage)).items():
+            in_git = not settings.get("cache", True)
+            assert in_git == (name == "report"), f"{name}: {path} has cache: {not in_git}"
+            assert path.startswith("results/") == in_git, path
+            if kind == "metrics":
+                declared[path] = name
+    assert declared == {"results/metrics.json": "report"}
+    headline = {path for plot in DVC_YAML["plots"] for spec in plot.values() for path in spec["y"]}
+    assert headline == {"results/training_curves.csv"}
+    ignored = subprocess.run(["git", "check-ignore", "-q", "results/metrics.json"], cwd=PROJECT_ROOT)
+    assert ignored.returncode == 1  # not git-ignored: it is committed
 
 
 def test_every_default_variant_is_a_dvc_artifact_twice_keras_and_onnx():
@@ -171,70 +193,80 @@ def readme_compare_command() -> list[str]:
 
 
 def test_readme_compare_command_keeps_exactly_the_default_variants():
-    """Its columns are the default variants' short labels; the same accuracies under their full
-    names (metrics/test_accuracy.json, for the gate) are dropped."""
+    """Its columns are the default variants' short labels; the summary's figures under their full
+    names (accuracy.<variant>, ..., for dvc metrics diff and the gate) are dropped."""
     command = readme_compare_command()
     labels = leaderboard.short_labels(list(PARAMS["train"]["variants"]), PARAMS["report"]["short_names"])
     assert command[command.index("--keep") + 1] == f"^({'|'.join(labels.values())})$"
-    assert command[command.index("--drop") + 1].endswith(f"|^({'|'.join(labels)})$")
+    dropped = command[command.index("--drop") + 1].split("|")
+    assert set(leaderboard.SUMMARY_FIGURES) <= set(dropped)
 
 
-def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(tmp_path):
-    """The default zoo's metrics files, written as report writes them, in a repo with two
-    experiments: one row each, every variant's test error and the two params that differ, nothing
-    collapsed to '…' at the width the README states, at most 120 columns."""
-    dvc = str(Path(sys.executable).with_name("dvc"))
+@pytest.fixture(scope="module")
+def experiments(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default zoo's summary, written as report writes it (results/metrics.json, in git), in a
+    repo with a baseline and two experiments on the flagship's params."""
+    repo = tmp_path_factory.mktemp("experiments")
     names = list(PARAMS["train"]["variants"])
     labels = leaderboard.short_labels(names, PARAMS["report"]["short_names"])
 
-    def write_metrics(accuracies: dict[str, float]) -> None:
-        (tmp_path / "metrics/evaluation").mkdir(parents=True, exist_ok=True)
-        (tmp_path / "metrics/test_accuracy.json").write_text(json.dumps(accuracies))
-        (tmp_path / "metrics/test_error.json").write_text(json.dumps(leaderboard.error_percentages(accuracies, labels)))
-        for name, accuracy in accuracies.items():
-            per_class = {
-                str(digit): {"precision": accuracy, "recall": accuracy, "f1": accuracy, "support": 1000}
-                for digit in range(10)
+    def write_summary(accuracies: dict[str, float]) -> None:
+        (repo / "results").mkdir(exist_ok=True)
+        evaluations = {
+            name: {
+                "accuracy": accuracy,
+                "f1_macro": accuracy - 0.0001,
+                "epochs_run": 10,
+                "training_seconds": 100.0 + 1000 * accuracy,
             }
-            (tmp_path / f"metrics/evaluation/{name}.json").write_text(
-                json.dumps({"accuracy": accuracy, "loss": 0.03, "f1_macro": accuracy, "per_class": per_class})
-            )
+            for name, accuracy in accuracies.items()
+        }
+        (repo / "results/metrics.json").write_text(json.dumps(leaderboard.summary(evaluations, labels)))
 
     def git(*arguments: str) -> None:
         subprocess.run(
-            ["git", "-c", "user.email=t@e", "-c", "user.name=t", *arguments],
-            cwd=tmp_path,
-            check=True,
-            capture_output=True,
+            ["git", "-c", "user.email=t@e", "-c", "user.name=t", *arguments], cwd=repo, check=True, capture_output=True
         )
 
     git("init", "-q")
-    subprocess.run([dvc, "init", "-q"], cwd=tmp_path, check=True)
-    shutil.copy(PROJECT_ROOT / "params.yaml", tmp_path / "params.yaml")
-    metrics = ["metrics/test_accuracy.json", "metrics/test_error.json"]
-    metrics += [f"metrics/evaluation/{name}.json" for name in names]
-    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"metrics": metrics}))
-    accuracies = {name: 0.9713 + index / 1000 for index, name in enumerate(names)}  # errors 2.87 to 2.17
-    write_metrics(accuracies)
+    dvc(repo, "init", "-q")
+    shutil.copy(PROJECT_ROOT / "params.yaml", repo / "params.yaml")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"metrics": ["results/metrics.json"]}))
+    write_summary(BASELINE)
     git("add", "-A"), git("commit", "-qm", "baseline")
     for experiment, key, value in (("filters-32", "filters", 32), ("dropout-0.3", "dropout", 0.3)):
-        params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+        params = yaml.safe_load((repo / "params.yaml").read_text())
         params["model"][key] = value
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        write_metrics({**accuracies, "flagship": 0.9957})
-        subprocess.run([dvc, "exp", "save", "-q", "-n", experiment], cwd=tmp_path, check=True)
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        write_summary({**BASELINE, "flagship": 0.9957})
+        dvc(repo, "exp", "save", "-q", "-n", experiment)
         git("checkout", "-q", "--", "."), git("clean", "-qfd")
+    return repo
 
-    width = int(re.search(r"(\d+) columns wide", README).group(1))
-    assert width <= 120
-    shown = subprocess.run(
-        [dvc, *readme_compare_command()[1:]],
-        cwd=tmp_path,
+
+BASELINE = {
+    name: round(0.9713 + index / 1000, 4) for index, name in enumerate(PARAMS["train"]["variants"])
+}  # errors 2.87-2.17
+
+
+def dvc(repo: Path, *arguments: str, columns: int = 120) -> str:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("dvc")), *arguments],
+        cwd=repo,
         capture_output=True,
         text=True,
-        env=dict(os.environ, COLUMNS=str(width)),
+        env=dict(os.environ, COLUMNS=str(columns)),
         check=True,
     ).stdout
+
+
+def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(experiments: Path):
+    """One row each, every variant's test error and the two params that differ, nothing collapsed
+    to '…' at the width the README states, at most 120 columns."""
+    labels = leaderboard.short_labels(list(BASELINE), PARAMS["report"]["short_names"])
+    width = int(re.search(r"(\d+) columns wide", (PROJECT_ROOT / "docs/sharing.md").read_text()).group(1))
+    assert width <= 120
+    shown = dvc(experiments, *readme_compare_command()[1:], columns=width)
     lines = shown.splitlines()
     assert "…" not in shown and max(map(len, lines)) <= width, shown
     header = next(line for line in lines if "Experiment" in line).split()
@@ -242,4 +274,58 @@ def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(tm
     for experiment, changed in (("[filters-32]", ["32", "0.25"]), ("[dropout-0.3]", ["16", "0.3"])):
         row = next(line for line in lines if experiment in line).split()
         assert row[-2:] == changed and row[-3] == "0.43", shown  # the flagship's error, 100 - 99.57
-        assert row[-2 - len(names) : -3] == [f"{100 - 100 * accuracies[name]:.3g}" for name in names[:-1]], shown
+        assert row[-2 - len(labels) : -3] == [f"{100 - 100 * BASELINE[name]:.3g}" for name in list(labels)[:-1]], shown
+
+
+def test_exp_show_lists_each_variants_test_error_first(experiments: Path):
+    """The summary's short labels are the first metric columns of `dvc exp show`, in train.variants
+    order, one row per experiment. (Plain `dvc exp show` in 120 columns still collapses to '…':
+    DVC lists all ~140 keys of params.yaml after the metrics; docs/sharing.md says so.)"""
+    labels = list(leaderboard.short_labels(list(BASELINE), PARAMS["report"]["short_names"]).values())
+    rows = dvc(experiments, "exp", "show", "--csv").splitlines()
+    header = rows[0].split(",")
+    assert header[header.index("Created") + 2 : header.index("Created") + 2 + len(labels)] == labels, header
+    flagship = next(row for row in rows if row.startswith("filters-32,")).split(",")
+    assert flagship[header.index("flag")] == "0.43"
+
+
+def test_a_fresh_clone_reads_the_committed_metrics_with_no_remote(experiments: Path, tmp_path: Path):
+    """`dvc metrics show` and `dvc metrics diff` with numbers on both sides, from git alone."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(experiments), str(clone)], check=True)
+    shown = dvc(clone, "metrics", "show", "--json")
+    assert json.loads(shown)[""]["data"]["results/metrics.json"]["data"]["accuracy"] == BASELINE
+    (clone / "results/metrics.json").write_text((clone / "results/metrics.json").read_text().replace("0.9783", "0.99"))
+    diff = json.loads(dvc(clone, "metrics", "diff", "HEAD", "--json"))["results/metrics.json"]
+    assert diff["accuracy.flagship"] == {"old": 0.9783, "new": 0.99, "diff": pytest.approx(0.0117)}
+
+
+def results_table(summary: dict, params: dict) -> str:
+    """The README's results table, as the committed summary (results/metrics.json) fills it: best
+    test accuracy first. `python -c 'from tests.test_layout import *; print(committed_results_table())'`
+    prints it after a rerun."""
+    names = sorted(summary["accuracy"], key=lambda name: -summary["accuracy"][name])
+    lines = [
+        "| Variant | Test accuracy | Macro F1 | Post reported | Training s | Epochs |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in names:
+        reported = variant_spec(params, name).get("reported_accuracy")
+        lines.append(
+            f"| {name} | {summary['accuracy'][name]:.2%} | {summary['f1_macro'][name]:.4f} | "
+            f"{'-' if reported is None else f'{reported:.2%}'} | {summary['training_seconds'][name]:,.0f} | "
+            f"{summary['epochs'][name]} |"
+        )
+    return "\n".join(lines)
+
+
+def committed_results_table() -> str:
+    return results_table(json.loads((PROJECT_ROOT / "results/metrics.json").read_text()), PARAMS)
+
+
+def test_the_readmes_results_table_is_the_committed_summary():
+    """Typed by no one: the table equals what results/metrics.json (written by the committed run's
+    report, in git) says, every default variant in it."""
+    summary = json.loads((PROJECT_ROOT / "results/metrics.json").read_text())
+    assert set(summary["accuracy"]) == set(PARAMS["train"]["variants"])
+    assert committed_results_table() in README

@@ -67,14 +67,12 @@ def test_queued_sweep_runs_in_parallel_with_distinct_metrics(repo: Path):
     for filters in (6, 10):
         record = records[f"sweep-filters-{filters}"]
         assert record["params"]["params.yaml"]["data"]["model"]["filters"] == filters
-        evaluation = record["metrics"]["metrics/evaluation/flagship.json"]["data"]
-        accuracies[filters] = evaluation["accuracy"]
-        assert (
-            evaluation["parameters"]
-            != records[f"sweep-filters-{16 - filters}"]["metrics"]["metrics/evaluation/flagship.json"]["data"][
-                "parameters"
-            ]
-        )
+        summary = record["metrics"]["results/metrics.json"]["data"]
+        accuracies[filters] = summary["accuracy"]["flagship"]
+        # Each experiment's own run: the other variants' figures are the baseline's, the flagship's its own.
+        other = records[f"sweep-filters-{16 - filters}"]["metrics"]["results/metrics.json"]["data"]
+        assert summary["accuracy"]["lenet5"] == other["accuracy"]["lenet5"]
+        assert summary["training_seconds"]["flagship"] != other["training_seconds"]["flagship"]
     assert accuracies[6] != accuracies[10]
     listed = dvc(repo, "exp", "show", "--csv")
     assert "sweep-filters-6" in listed and "sweep-filters-10" in listed
@@ -84,25 +82,19 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     output = dvc(repo, "exp", "run", "-S", "model.filters=8")
     assert stages_run(output) == {"train@flagship", "evaluate@flagship", "export@flagship", "report"}
 
-    # dvc metrics diff: the flagship's accuracy and per-class figures changed; no other variant's did.
+    # dvc metrics diff: the summary, a git file, is the one metrics file; only the flagship's figures
+    # changed (the others' evaluations were not rerun).
     diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "--json"))
-    changed_files = {path for path, metrics in diff.items() if metrics}
-    assert changed_files == {
-        "metrics/evaluation/flagship.json",
-        "metrics/training/flagship/metrics.json",
-        "metrics/export/flagship.json",
-        "metrics/test_accuracy.json",
-        "metrics/test_error.json",
-    }
-    assert set(diff["metrics/test_accuracy.json"]) == {"flagship"} and set(diff["metrics/test_error.json"]) == {"flag"}
-    flagship = diff["metrics/evaluation/flagship.json"]
-    assert "accuracy" in flagship and any(key.startswith("per_class.") for key in flagship)
-    assert flagship["parameters"]["old"] != flagship["parameters"]["new"]
+    assert set(diff) == {"results/metrics.json"}
+    changed = diff["results/metrics.json"]
+    assert {"flag", "accuracy.flagship", "f1_macro.flagship", "training_seconds.flagship"} <= set(changed)
+    assert all(key == "flag" or key.endswith(".flagship") for key in changed), changed
+    flagship = {"accuracy": changed["accuracy.flagship"]}
 
     # dvc plots diff renders the curves and the confusion matrices of both revisions.
     plots = json.loads(dvc(repo, "plots", "diff", "HEAD", "--json"))["data"]
     assert {"Accuracy per epoch", "Loss per epoch", "plots/confusion/flagship.csv"} <= set(plots)
-    assert {"plots/confusion/lenet5.png", "plots/leaderboard.png"} <= set(plots)
+    assert {"plots/confusion/lenet5.png", "results/leaderboard.png", "results/per_class_f1.png"} <= set(plots)
 
     # The regression gate passes within a threshold and fails when the drop crosses it.
     accuracy = {side: flagship["accuracy"][side] for side in ("old", "new")}
@@ -111,16 +103,16 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     run(gate + ["--rev", "HEAD", "--max-drop", "1.0"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "filters=8"], repo)
-    # Put the worse revision's outputs in the workspace (metrics are DVC outputs: git checkout of
-    # its dvc.lock, then dvc checkout) and compare against the better revision.
+    # Put the worse revision's results in the workspace (the summary is a git file; the per-variant
+    # outputs behind it come with dvc checkout) and compare against the better revision.
     worse, better = ("HEAD~1", "HEAD") if accuracy["old"] < accuracy["new"] else ("HEAD", "HEAD~1")
-    run(["git", "checkout", worse, "--", "dvc.lock", "params.yaml"], repo)
+    run(["git", "checkout", worse, "--", "dvc.lock", "params.yaml", "results"], repo)
     dvc(repo, "checkout")
     drop = abs(accuracy["new"] - accuracy["old"])
     failed = subprocess.run(
         gate + ["--rev", better, "--max-drop", str(drop / 2)], cwd=repo, capture_output=True, text=True
     )
-    run(["git", "checkout", "HEAD", "--", "dvc.lock", "params.yaml"], repo)
+    run(["git", "checkout", "HEAD", "--", "dvc.lock", "params.yaml", "results"], repo)
     dvc(repo, "checkout")
     assert failed.returncode == 1 and "flagship:" in failed.stdout, failed.stdout + failed.stderr
 
@@ -185,7 +177,7 @@ def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_p
         "evaluate_transfer@vgg16_transfer",
         "report",
     }
-    assert "| vgg16_transfer |" in (repo / "metrics/leaderboard.md").read_text()
+    assert "| vgg16_transfer |" in (repo / "results/leaderboard.md").read_text()
     # Changing only the head reuses the cached features.
     update_params(repo / "params.yaml", {"variants.vgg16_transfer.epochs": 2})
     output = dvc(repo, "repro", VGG16_WEIGHTS=str(weights))

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(
 
 
 # The README's compact comparison: one row per experiment, each variant's test error under its
-# short label (the columns of metrics/test_error.json) and only the params that differ.
+# short label (the first keys of results/metrics.json) and only the params that differ.
 def compare_command(variants: list[str]) -> list[str]:
     """The README's `dvc exp show` form for these variants (tests/test_layout.py checks the README
     spells it with train.variants)."""
@@ -50,7 +50,7 @@ def compare_command(variants: list[str]) -> list[str]:
         "--keep",
         f"^({'|'.join(labels.values())})$",
         "--drop",
-        f"Created|metrics/|data/|stages/|mnist_zoo/|plots/|^({'|'.join(labels)})$",
+        "Created|accuracy|f1_macro|training_seconds|epochs|metrics/|data/|stages/|mnist_zoo/|plots/",
     ]
 
 
@@ -125,23 +125,24 @@ def md5(path: Path) -> str:
 
 
 def test_a_fresh_clone_pulls_everything_and_has_nothing_to_run(team: Team):
-    assert "metrics/test_accuracy.json" not in run(["git", "ls-files"], team.a).stdout  # DVC's, not git's
+    tracked = run(["git", "ls-files"], team.a).stdout.split()
+    assert "results/metrics.json" in tracked and "metrics/evaluation/flagship.json" not in tracked  # git's, DVC's
     b = team.clone("b")
     team.dvc(b, "pull")
     for path, stage in (
         ("data/models/flagship.keras", "train@flagship"),
         ("data/export/lenet5.onnx", "export@lenet5"),
-        ("metrics/test_accuracy.json", "report"),
+        ("metrics/evaluation/flagship.json", "evaluate@flagship"),
     ):
         assert md5(b / path) == md5(team.a / path) == lock_hash(b, stage, path)
     assert team.dvc(b, "status", "--json").strip() in ("{}", "")
     assert stages_run(team.dvc(b, "repro")) == set()
 
-    # Both pushed commits compare with no training: DVC reads the older metrics from the remote.
-    diff = json.loads(team.dvc(b, "metrics", "diff", "HEAD~1", "HEAD", "--json"))
-    assert set(diff["metrics/evaluation/flagship.json"]["parameters"]) == {"old", "new", "diff"}
-    assert diff["metrics/evaluation/flagship.json"]["parameters"]["diff"] != 0
-    assert not diff.get("metrics/evaluation/lenet5.json")
+    # Both pushed commits compare with no training: the summaries are git files; the per-variant
+    # plots behind them come from the remote.
+    diff = json.loads(team.dvc(b, "metrics", "diff", "HEAD~1", "HEAD", "--json"))["results/metrics.json"]
+    assert set(diff["training_seconds.flagship"]) == {"old", "new", "diff"}
+    assert not [key for key in diff if "lenet5" in key or key == "lnt5"], diff
     plots = json.loads(team.dvc(b, "plots", "diff", "HEAD~1", "HEAD", "--json"))["data"]
     confusion = plots["plots/confusion/flagship.csv"]
     revisions = {revision for plot in confusion for revision in plot.get("revisions", [])}
@@ -172,8 +173,10 @@ def test_experiments_travel_between_machines(team: Team, pushed_experiments: dic
     output = team.dvc(c, "pull") + team.dvc(c, "repro")
     assert stages_run(output) == set()
     assert md5(c / "data/models/flagship.keras") == lock_hash(c, "train@flagship", "data/models/flagship.keras")
-    accuracy = json.loads((c / "metrics/test_accuracy.json").read_text())["flagship"]
-    assert accuracy == pushed_experiments["filters-8"]["metrics"]["metrics/test_accuracy.json"]["data"]["flagship"]
+    accuracy = json.loads((c / "results/metrics.json").read_text())["accuracy"]["flagship"]
+    assert (
+        accuracy == pushed_experiments["filters-8"]["metrics"]["results/metrics.json"]["data"]["accuracy"]["flagship"]
+    )
 
 
 def test_compact_exp_show_fits_a_120_column_terminal(team: Team, pushed_experiments: dict[str, dict]):
@@ -184,8 +187,8 @@ def test_compact_exp_show_fits_a_120_column_terminal(team: Team, pushed_experime
     assert header.split()[1:] == ["lnt5", "flag", "model.filters", "variants.lenet5.epochs"], table
     for name, record in pushed_experiments.items():
         row = next(line for line in lines if f"[{name}]" in line)
-        accuracies = record["metrics"]["metrics/test_accuracy.json"]["data"]
-        errors = record["metrics"]["metrics/test_error.json"]["data"]
+        summary = record["metrics"]["results/metrics.json"]["data"]
+        accuracies, errors = summary["accuracy"], {label: summary[label] for label in ("lnt5", "flag")}
         assert errors == {
             "lnt5": round(100 * (1 - accuracies["lenet5"]), 2),
             "flag": round(100 * (1 - accuracies["flagship"]), 2),
@@ -195,14 +198,15 @@ def test_compact_exp_show_fits_a_120_column_terminal(team: Team, pushed_experime
 
 def test_run_cache_restores_every_stage_in_another_clone(team: Team, pushed_experiments: dict[str, dict]):
     """D sets exactly the params of A's experiment (no exp pull, no lock for them) and gets every
-    stage from the remote's run-cache: nothing trains."""
+    train, evaluate and export stage from the remote's run-cache: nothing trains, and only the
+    report (its outputs git files, which no remote holds) reruns, in seconds."""
     d = team.clone("d")
     update_params(d / "params.yaml", {"model.filters": 8})
     output = team.dvc(d, "repro", "--pull")
-    assert stages_run(output) == set(), output
+    assert stages_run(output) == {"report"}, output
     assert "Stage 'train@flagship' is cached - skipping run" in output
-    accuracy = json.loads((d / "metrics/test_accuracy.json").read_text())
-    assert accuracy == pushed_experiments["filters-8"]["metrics"]["metrics/test_accuracy.json"]["data"]
+    summary = json.loads((d / "results/metrics.json").read_text())
+    assert summary == pushed_experiments["filters-8"]["metrics"]["results/metrics.json"]["data"]
     assert team.dvc(d, "status", "--json").strip() in ("{}", "")
 
 
@@ -330,7 +334,7 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
             == run(["git", "rev-parse", "HEAD"], clone).stdout.strip()
         )
     assert stages_run(outputs["runner-1"]) == {"train@flagship", "evaluate@flagship", "export@flagship", "report"}
-    assert stages_run(outputs["runner-2"]) == set(), outputs["runner-2"]
+    assert stages_run(outputs["runner-2"]) == {"report"}, outputs["runner-2"]  # the models from the run-cache
 
     # The head side, and the comment and gate steps, on runner-2 as the workflow runs them.
     clone = team.root / "runner-2"

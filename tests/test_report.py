@@ -65,34 +65,39 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
     table = report.main()
     assert set(table["variant"]) == {"lenet5", "flagship"}
     assert table.loc[table["variant"] == "lenet5", "reported_accuracy"].item() == pytest.approx(0.9804)
-    curves = pd.read_csv("plots/training_curves.csv")
+    curves = pd.read_csv("results/training_curves.csv")
     assert list(curves.columns) == ["variant", "split", "epoch", "loss", "accuracy"]
     assert len(curves) == 2 * 2 * 2  # variants x splits x epochs
     assert curves.groupby(["variant", "split"])["epoch"].apply(list).tolist() == [[1, 2]] * 4
-    markdown = Path("metrics/leaderboard.md").read_text()
+    markdown = Path("results/leaderboard.md").read_text()
     assert "| lenet5 |" in markdown and "| flagship |" in markdown and "98.04%" in markdown
     for png in ("training_curves", "leaderboard", "per_class_f1"):
-        assert Path(f"plots/{png}.png").read_bytes().startswith(b"\x89PNG")
-    accuracies = json.loads(Path("metrics/test_accuracy.json").read_text())
-    assert list(accuracies) == ["lenet5", "flagship"]  # train.variants order: exp show's columns
-    assert accuracies == {
-        name: json.loads(Path(f"metrics/evaluation/{name}.json").read_text())["accuracy"]
-        for name in ("lenet5", "flagship")
+        assert Path(f"results/{png}.png").read_bytes().startswith(b"\x89PNG")
+    summary = json.loads(Path("results/metrics.json").read_text())
+    evaluations = {
+        name: json.loads(Path(f"metrics/evaluation/{name}.json").read_text()) for name in ("lenet5", "flagship")
     }
-    errors = json.loads(Path("metrics/test_error.json").read_text())  # the compact exp show's columns
-    assert errors == {
-        "lnt5": round(100 * (1 - accuracies["lenet5"]), 2),
-        "flag": round(100 * (1 - accuracies["flagship"]), 2),
-    }
+    # First the short labels' test error in percent, in train.variants order (dvc exp show's first
+    # columns), then each figure per variant under its full name.
+    assert list(summary) == ["lnt5", "flag", "accuracy", "f1_macro", "training_seconds", "epochs"]
+    assert summary["lnt5"] == round(100 * (1 - evaluations["lenet5"]["accuracy"]), 2)
+    assert summary["flag"] == round(100 * (1 - evaluations["flagship"]["accuracy"]), 2)
+    for figure, key in (
+        ("accuracy", "accuracy"),
+        ("f1_macro", "f1_macro"),
+        ("training_seconds", "training_seconds"),
+        ("epochs", "epochs_run"),
+    ):
+        assert summary[figure] == {name: evaluations[name][key] for name in ("lenet5", "flagship")}
 
-    card = Path("metrics/cards/lenet5.md").read_text()
+    card = Path("results/cards/lenet5.md").read_text()
     evaluation = json.loads(Path("metrics/evaluation/lenet5.json").read_text())
     assert card.startswith("# Model card: lenet5")
     assert "Conv 6@5x5 tanh, max-pool 2x2, Conv 16@5x5 tanh, max-pool 2x2, Dense 120 tanh, Dense 84 tanh" in card
     assert f"{evaluation['parameters']:,} parameters" in card and f"accuracy {evaluation['accuracy']:.2%}" in card
     assert "its post reported 98.04%" in card and "optimizer:" in card
     assert "machine: " in card and "cores" in card and "not recorded" not in card
-    assert "random shifts up to 10%, Conv 4@3x3" in Path("metrics/cards/flagship.md").read_text()
+    assert "random shifts up to 10%, Conv 4@3x3" in Path("results/cards/flagship.md").read_text()
 
 
 def test_card_names_the_weakest_digits_and_the_most_confused_pairs(tmp_path: Path):
@@ -136,6 +141,8 @@ def test_short_labels_fall_back_to_the_name_and_refuse_a_label_given_twice():
         leaderboard.short_labels(["lenet5", "chollet"], {"lenet5": "net", "chollet": "net"})
     with pytest.raises(ValueError, match="report.short_names gives lenet5 the label 'mlp', which mlp already has"):
         leaderboard.short_labels(["lenet5", "mlp"], {"lenet5": "mlp"})
+    with pytest.raises(ValueError, match="the label 'epochs', which epochs already has"):  # a summary figure's key
+        leaderboard.short_labels(["lenet5"], {"lenet5": "epochs"})
     assert leaderboard.error_percentages(
         {"lenet5": 0.9829, "flagship": 0.9957}, {"lenet5": "lnt5", "flagship": "flag"}
     ) == {"lnt5": 1.71, "flag": 0.43}
