@@ -64,6 +64,7 @@ def model_card(
     training: dict[str, Any],
     confused: list[tuple[int, int, int]],
     data_version: str,
+    robustness: dict[str, Any] | None = None,
 ) -> str:
     per_class = evaluation["per_class"]
     weakest = sorted(per_class, key=lambda digit: (per_class[digit]["f1"], int(digit)))[:NUM_WEAKEST]
@@ -105,6 +106,8 @@ def model_card(
         "- most confused (true -> predicted: images): "
         + ("; ".join(f"{actual} -> {predicted}: {number}" for actual, predicted, number in confused) or "none"),
         "",
+        *calibration_lines(evaluation.get("calibration")),
+        *robustness_lines(robustness),
         "## Training",
         "",
         f"- {training['training_seconds']:.0f} s, {training['epochs_run']} epochs "
@@ -115,6 +118,45 @@ def model_card(
         "## Use",
         "",
         f"`mnist-predict my_digit.png --model {name}` (add `--onnx` to run the export without "
-        f"Keras); `dvc artifacts get <repo> {name}` fetches the model.",
+        f'Keras; it answers "not a digit" below this model\'s thresholds unless `--no-check`); '
+        f"`dvc artifacts get <repo> {name}` fetches the model.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def calibration_lines(calibration: dict[str, Any] | None) -> list[str]:
+    """Is its confidence honest: the card's calibration section (none where evaluate gave none)."""
+    if not calibration:
+        return []
+    return [
+        "## Calibration (test set)",
+        "",
+        f"- expected calibration error {calibration['ece']:.4f} ({calibration['num_bins']} bins), "
+        f"maximum {calibration['mce']:.4f}; Brier score {calibration['brier']:.4f}, "
+        f"log loss {calibration['log_loss']:.4f}",
+        f"- temperature {calibration['temperature']:.3f} (fitted on the validation split): ECE "
+        f"{calibration['ece_after_temperature']:.4f}, log loss {calibration['log_loss_after_temperature']:.4f}; "
+        "the same digits",
+        "",
+    ]
+
+
+def robustness_lines(robustness: dict[str, Any] | None) -> list[str]:
+    """How it fails away from the clean test set: the card's robustness section."""
+    if not robustness:
+        return []
+    ranked = sorted(robustness["corruption_accuracy"].items(), key=lambda item: item[1])
+    ood = robustness["not_a_digit"]
+    return [
+        "## Robustness",
+        "",
+        f"- corrupted scans (severity {robustness['severity']}): mean accuracy "
+        f"{robustness['mean_corruption_accuracy']:.2%} (clean {robustness['clean_accuracy']:.2%}); worst: "
+        + ", ".join(f"{kind.replace('_', ' ')} {accuracy:.2%}" for kind, accuracy in ranked[:3]),
+        f"- other writers' digits ({robustness['other_writers']['images']:,}, scikit-learn's): "
+        f"accuracy {robustness['other_writers']['accuracy']:.2%}",
+        f"- not a digit: AUROC {ood['fashion_mnist']['auroc']:.4f} against Fashion-MNIST, {ood['noise']['auroc']:.4f} "
+        f"against noise; at its thresholds it turns away {ood['test_digits_rejected']:.2%} of test digits and "
+        f"flags {ood['fashion_mnist']['flagged']:.2%} of clothes and {ood['noise']['flagged']:.2%} of noise",
+        "",
+    ]

@@ -9,17 +9,25 @@ DVC_LOCK_PATH = Path("dvc.lock")
 
 # Data and models: DVC outputs, never git files.
 RAW_DIR = Path("data/raw")
+FASHION_DIR = Path("data/fashion")  # Fashion-MNIST's test set: the "not a digit" images
 PREPARED_DIR = Path("data/prepared")
+CORRUPTED_DIR = Path("data/corrupted")  # the test set under each corruption
 FEATURES_DIR = Path("data/features")
 MODELS_DIR = Path("data/models")
 EXPORT_DIR = Path("data/export")
+# What MNIST digits look like (the top principal components of the training images): with each
+# model's thresholds, what tells `mnist-predict` that an image is not a digit.
+TYPICALITY_PATH = EXPORT_DIR / "typicality.npz"
 
 # What training, evaluation and export write per variant: DVC outputs, in the cache and the remote.
 TRAINING_METRICS_DIR = Path("metrics/training")
 EVALUATION_DIR = Path("metrics/evaluation")
+PREDICTIONS_DIR = Path("metrics/predictions")  # each model's digit per test image, for paired tests
 EXPORT_METRICS_DIR = Path("metrics/export")
+ROBUSTNESS_DIR = Path("metrics/robustness")  # corrupted scans, other writers, "not a digit"
 CONFUSION_DIR = Path("plots/confusion")
 MISCLASSIFIED_DIR = Path("plots/misclassified")
+RELIABILITY_DIR = Path("plots/reliability")
 
 # What a reviewer reads, in git (`cache: false`), so a fresh clone has it with no remote: the
 # report's summary of every variant (the project's metrics), the leaderboard, the model cards and
@@ -28,6 +36,8 @@ RESULTS_DIR = Path("results")
 RESULTS_METRICS_PATH = RESULTS_DIR / "metrics.json"
 LEADERBOARD_PATH = RESULTS_DIR / "leaderboard.md"
 CARDS_DIR = RESULTS_DIR / "cards"
+# Each recipe's seed spread (bench/seed_spread.py), per profile: how far a run moves by chance.
+SEED_BANDS_PATH = RESULTS_DIR / "seed_bands.json"
 
 # MNIST: 28x28 grey images of ten digits.
 IMAGE_SIZE = 28

@@ -1,6 +1,7 @@
-"""Getting the four MNIST files, each verified by the SHA-256 of its decompressed content, from the
-first source that has a good copy: $MNIST_MIRROR (a directory or a URL), then params.yaml's
-`data.mirrors` in order. The fetch stage calls `fetch_all`.
+"""Getting a dataset's files, each verified by the SHA-256 of its decompressed content, from the
+first source that has a good copy: its environment variable's mirror (a directory or a URL), then
+params.yaml's mirrors in order. MNIST for the fetch stage; Fashion-MNIST's test set, the "not a
+digit" images, for fetch_fashion.
 """
 
 import gzip
@@ -9,20 +10,45 @@ import logging
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 from mnist_zoo.files import atomic_write_bytes
 
 log = logging.getLogger("fetch")
 
-# SHA-256 of each file's *decompressed* bytes: any faithful re-compression still passes.
-EXPECTED_SHA256 = {
-    "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-# The environment variable naming a mirror to try first (where-to-get-it, not what-it-is).
-MIRROR_VARIABLE = "MNIST_MIRROR"
+
+class Dataset(NamedTuple):
+    name: str
+    # SHA-256 of each file's *decompressed* bytes: any faithful re-compression still passes.
+    files: dict[str, str]
+    variable: str  # the environment variable naming a mirror to try first (where-to-get-it, not what-it-is)
+    mirrors_key: str  # params.yaml's list of mirrors
+    example: str  # a directory holding the files, for the error's advice
+
+
+MNIST = Dataset(
+    "MNIST",
+    {
+        "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "MNIST_MIRROR",
+    "data.mirrors",
+    "../shared/data/mnist",
+)
+# Zalando's Fashion-MNIST test set (Xiao et al. 2017): 10,000 28x28 images of clothes, MNIST's format.
+FASHION_MNIST = Dataset(
+    "Fashion-MNIST",
+    {
+        "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+    "FASHION_MNIST_MIRROR",
+    "data.fashion_mirrors",
+    "../shared/data/fashion-mnist",
+)
 CHUNK_BYTES = 1 << 16
 
 
@@ -66,7 +92,7 @@ def read_from(source: str, filename: str, timeout_seconds: float) -> bytes:
     return path.read_bytes()
 
 
-def verify(filename: str, payload: bytes) -> None:
+def verify(dataset: Dataset, filename: str, payload: bytes) -> None:
     """Raise FetchError unless `payload` is gzip whose content has the expected SHA-256."""
     try:
         content = gzip.decompress(payload)
@@ -75,8 +101,8 @@ def verify(filename: str, payload: bytes) -> None:
     except EOFError:
         raise FetchError("truncated gzip stream") from None
     digest = hashlib.sha256(content).hexdigest()
-    if digest != EXPECTED_SHA256[filename]:
-        raise FetchError(f"checksum mismatch: sha256 {digest}, expected {EXPECTED_SHA256[filename]}")
+    if digest != dataset.files[filename]:
+        raise FetchError(f"checksum mismatch: sha256 {digest}, expected {dataset.files[filename]}")
 
 
 def describe_failure(error: Exception) -> str:
@@ -90,13 +116,13 @@ def describe_failure(error: Exception) -> str:
     return str(error)
 
 
-def fetch_file(filename: str, sources: list[str], output_dir: Path, timeout_seconds: float) -> str:
+def fetch_file(dataset: Dataset, filename: str, sources: list[str], output_dir: Path, timeout_seconds: float) -> str:
     """Store a verified `filename` in `output_dir` from the first source that has it."""
     failures = []
     for source in sources:
         try:
             payload = read_from(source, filename, timeout_seconds)
-            verify(filename, payload)
+            verify(dataset, filename, payload)
         except Exception as error:  # noqa: BLE001 - every failure is reported together below
             failures.append(f"  {source}: {describe_failure(error)}")
             log.warning("%s from %s failed: %s", filename, source, describe_failure(error))
@@ -107,20 +133,22 @@ def fetch_file(filename: str, sources: list[str], output_dir: Path, timeout_seco
     raise FetchError(
         f"Could not get a verified {filename} from any source. Tried:\n"
         + "\n".join(failures)
-        + "\nFix: set MNIST_MIRROR to a directory holding the four *-ubyte.gz files "
-        "(e.g. MNIST_MIRROR=../shared/data/mnist) or to a working mirror URL, "
-        "or edit data.mirrors in params.yaml."
+        + f"\nFix: set {dataset.variable} to a directory holding the {len(dataset.files)} *-ubyte.gz files "
+        f"(e.g. {dataset.variable}={dataset.example}) or to a working mirror URL, "
+        f"or edit {dataset.mirrors_key} in params.yaml."
     )
 
 
-def fetch_all(sources: list[str], output_dir: Path, timeout_seconds: float) -> None:
+def fetch_all(dataset: Dataset, sources: list[str], output_dir: Path, timeout_seconds: float) -> None:
     """Fetch every file; on any failure, remove what this run wrote so nothing half-done stays."""
     if not sources:
-        raise ValueError("No MNIST sources: set MNIST_MIRROR or list data.mirrors in params.yaml.")
+        raise ValueError(
+            f"No {dataset.name} sources: set {dataset.variable} or list {dataset.mirrors_key} in params.yaml."
+        )
     written = []
     try:
-        for filename in EXPECTED_SHA256:
-            fetch_file(filename, sources, output_dir, timeout_seconds)
+        for filename in dataset.files:
+            fetch_file(dataset, filename, sources, output_dir, timeout_seconds)
             written.append(output_dir / filename)
     except BaseException:
         for path in written:

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn import metrics as sklearn_metrics
 
+from mnist_zoo.calibration import Reliability
 from mnist_zoo.config import NUM_CLASSES, PREDICT_BATCH_SIZE
 
 
@@ -96,6 +97,25 @@ def plot_misclassified(
     if not len(indices):
         axes_grid.flat[0].text(0.5, 0.5, "no misclassified images", ha="center")
     figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_reliability(bins: Reliability, scaled: Reliability, title: str) -> plt.Figure:
+    """The reliability diagram: per confidence bin, the share predicted right against the mean
+    confidence (a calibrated model sits on the diagonal), before and after temperature scaling,
+    over a histogram of how many test images fell in each bin."""
+    figure, (axes, counts) = plt.subplots(2, 1, figsize=(6, 7), sharex=True, height_ratios=(3, 1))
+    axes.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
+    for reliability, label, style in ((bins, "as trained", "o-"), (scaled, "temperature-scaled", "s--")):
+        filled = reliability.count > 0
+        axes.plot(reliability.confidence[filled], reliability.accuracy[filled], style, markersize=4, label=label)
+    axes.set(ylabel="Accuracy in the bin", xlim=(0, 1), ylim=(0, 1.02), title=title)
+    axes.legend(loc="upper left", fontsize=8)
+    axes.grid(alpha=0.3)
+    counts.bar((bins.lower + bins.upper) / 2, bins.count, width=bins.upper - bins.lower, color="tab:blue", alpha=0.6)
+    counts.set(xlabel="Top-label confidence", ylabel="Test images", yscale="log")
+    counts.grid(alpha=0.3)
     figure.tight_layout()
     return figure
 

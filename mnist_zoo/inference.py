@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_zoo.config import PREDICT_BATCH_SIZE
+
 Classifier = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28, 1) float32 0-255 -> (N, 10)
 
 
@@ -29,3 +31,10 @@ def keras_classifier(path: Path) -> Classifier:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     model = keras.saving.load_model(path)
     return lambda images: np.asarray(model.predict(images, batch_size=256, verbose=0))
+
+
+def predict_in_batches(classify: Classifier, images: np.ndarray) -> np.ndarray:
+    """`classify` over `images` a batch at a time, as one array of probabilities."""
+    return np.concatenate(
+        [classify(images[start : start + PREDICT_BATCH_SIZE]) for start in range(0, len(images), PREDICT_BATCH_SIZE)]
+    )

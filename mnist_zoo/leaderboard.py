@@ -18,6 +18,10 @@ COLUMNS = {  # leaderboard column -> header
     "accuracy": "Test accuracy",
     "f1_macro": "Macro F1",
     "reported_accuracy": "Post reported",
+    "ece": "ECE",
+    "corruption_accuracy": "Corrupted",
+    "other_writers_accuracy": "Other writers",
+    "ood_auroc": "Not a digit (AUROC)",
     "parameters": "Parameters",
     "training_seconds": "Training s",
     "epochs_run": "Epochs",
@@ -25,26 +29,45 @@ COLUMNS = {  # leaderboard column -> header
 }
 
 
-def leaderboard(evaluations: dict[str, dict[str, Any]], reported: dict[str, float | None]) -> pd.DataFrame:
-    """One row per variant, best test accuracy first (ties keep train.variants order)."""
+def figures(evaluation: dict[str, Any], robustness: dict[str, Any] | None) -> dict[str, Any]:
+    """One variant's figures, flat: its evaluation's, its calibration error, and (where its
+    robustness stage ran) its mean accuracy on corrupted scans and on other writers' digits, and how
+    well it tells digits from Fashion-MNIST's clothes (AUROC of the "not a digit" scores)."""
+    found = {
+        key: evaluation.get(key)
+        for key in ("accuracy", "f1_macro", "parameters", "training_seconds", "epochs_run", "images_per_second")
+    }
+    found["ece"] = evaluation.get("calibration", {}).get("ece")
+    found["corruption_accuracy"] = robustness and robustness["mean_corruption_accuracy"]
+    found["other_writers_accuracy"] = robustness and robustness["other_writers"]["accuracy"]
+    found["ood_auroc"] = robustness and robustness["not_a_digit"]["fashion_mnist"]["auroc"]
+    return found
+
+
+def leaderboard(records: dict[str, dict[str, Any]], reported: dict[str, float | None]) -> pd.DataFrame:
+    """One row per variant (its `figures`), best test accuracy first (ties keep train.variants order)."""
     rows = [
         {
             "variant": name,
-            **{key: evaluation.get(key) for key in COLUMNS if key != "variant"},
+            **{key: record.get(key) for key in COLUMNS if key != "variant"},
             "reported_accuracy": reported.get(name),
         }
-        for name, evaluation in evaluations.items()
+        for name, record in records.items()
     ]
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     return table.sort_values("accuracy", ascending=False, kind="stable").reset_index(drop=True)
 
 
-# The summary's figures per variant (results/metrics.json): its key -> the evaluation's key.
+# The summary's figures per variant (results/metrics.json): its key -> the `figures` key.
 SUMMARY_FIGURES = {
     "accuracy": "accuracy",
     "f1_macro": "f1_macro",
     "training_seconds": "training_seconds",
     "epochs": "epochs_run",
+    "ece": "ece",
+    "corruption_accuracy": "corruption_accuracy",
+    "other_writers_accuracy": "other_writers_accuracy",
+    "ood_auroc": "ood_auroc",
 }
 
 
@@ -69,14 +92,14 @@ def error_percentages(accuracies: dict[str, float], labels: dict[str, str]) -> d
     return {labels[name]: round(100 * (1 - accuracy), 2) for name, accuracy in accuracies.items()}
 
 
-def summary(evaluations: dict[str, dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
+def summary(records: dict[str, dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
     """The project's metrics (results/metrics.json, in git): first each variant's test error in
-    percent under its short label, the columns plain `dvc exp show` prints first (eight fit a
-    120-column terminal), then per figure each variant's value under its full name, for
-    `dvc metrics show` / `diff`, the regression gate and the pull-request comment."""
-    accuracies = {name: evaluation["accuracy"] for name, evaluation in evaluations.items()}
+    percent under its short label, the columns `dvc exp show` lists first, then per figure each
+    variant's value (from `figures`) under its full name, for `dvc metrics show` / `diff`, the
+    regression gate and the pull-request comment. A figure a variant lacks is left out."""
+    accuracies = {name: record["accuracy"] for name, record in records.items()}
     return error_percentages(accuracies, labels) | {
-        figure: {name: evaluation[key] for name, evaluation in evaluations.items()}
+        figure: {name: record[key] for name, record in records.items() if record.get(key) is not None}
         for figure, key in SUMMARY_FIGURES.items()
     }
 
@@ -87,9 +110,9 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
     def cell(key: str, value: Any) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return "-"
-        if key in ("accuracy", "reported_accuracy"):
+        if key in ("accuracy", "reported_accuracy", "corruption_accuracy", "other_writers_accuracy"):
             return f"{value:.2%}"
-        if key == "f1_macro":
+        if key in ("f1_macro", "ece", "ood_auroc"):
             return f"{value:.4f}"
         if key in ("parameters", "images_per_second"):
             return f"{value:,.0f}"
@@ -210,5 +233,76 @@ def plot_per_class_f1(evaluations: dict[str, dict[str, Any]]) -> plt.Figure:
         title="Per-class F1 on the test set",
     )
     figure.colorbar(image, ax=axes, label="F1")
+    figure.tight_layout()
+    return figure
+
+
+def read_reliability(reliability_dir: Path, names: list[str]) -> pd.DataFrame:
+    """Every variant's reliability bins (evaluate's plots/reliability/<name>.csv) in one long table."""
+    frames = [
+        pd.read_csv(reliability_dir / f"{name}.csv").assign(variant=name)
+        for name in names
+        if (reliability_dir / f"{name}.csv").is_file()
+    ]
+    return pd.concat(frames, ignore_index=True)[["variant", "confidence", "accuracy", "count"]]
+
+
+# A bin of fewer test images than this says more about chance than calibration: left off the overlay.
+MIN_BIN_IMAGES = 20
+
+
+def plot_reliability(bins: pd.DataFrame) -> plt.Figure:
+    """Every variant's reliability diagram on one plot: the share right against the confidence, per
+    bin of test images (a calibrated model sits on the diagonal; below it, overconfident)."""
+    figure, axes = plt.subplots(figsize=(8, 7))
+    axes.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
+    colours = plt.get_cmap("tab10")
+    for index, (name, group) in enumerate(bins[bins["count"] >= MIN_BIN_IMAGES].groupby("variant", sort=False)):
+        axes.plot(group["confidence"], group["accuracy"], "o-", markersize=3, color=colours(index % 10), label=name)
+    axes.set(
+        xlabel="Top-label confidence (bin mean)",
+        ylabel="Accuracy in the bin",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        title=f"Reliability of every variant on the test set (bins of {MIN_BIN_IMAGES}+ images)",
+    )
+    axes.legend(fontsize=8, loc="upper left")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def plot_robustness(robustness: dict[str, dict[str, Any]]) -> plt.Figure:
+    """Variants x corruptions heat map of test accuracy, beside the clean accuracy and the mean."""
+    if not robustness:
+        figure, axes = plt.subplots(figsize=(6, 1.5))
+        axes.axis("off")
+        axes.text(0.5, 0.5, "No robustness figures: no robustness@<variant> stage has run.", ha="center")
+        return figure
+    names = list(robustness)
+    kinds = list(next(iter(robustness.values()))["corruption_accuracy"])
+    columns = ["clean", *kinds, "mean"]
+    values = np.array(
+        [
+            [
+                robustness[name]["clean_accuracy"],
+                *robustness[name]["corruption_accuracy"].values(),
+                robustness[name]["mean_corruption_accuracy"],
+            ]
+            for name in names
+        ]
+    )
+    figure, axes = plt.subplots(figsize=(1.0 * len(columns) + 2.5, 0.55 * len(names) + 2.2))
+    image = axes.imshow(values, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
+    for row in range(len(names)):
+        for column in range(len(columns)):
+            axes.text(column, row, f"{100 * values[row, column]:.0f}", ha="center", va="center", fontsize=8)
+    axes.set_xticks(range(len(columns)), [column.replace("_", " ") for column in columns], rotation=45, ha="right")
+    axes.set(
+        yticks=range(len(names)),
+        yticklabels=names,
+        title=f"Test accuracy (%) under each corruption (severity {next(iter(robustness.values()))['severity']})",
+    )
+    figure.colorbar(image, ax=axes, label="accuracy")
     figure.tight_layout()
     return figure

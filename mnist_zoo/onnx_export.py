@@ -7,9 +7,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from mnist_zoo.config import PREDICT_BATCH_SIZE
-from mnist_zoo.inference import Classifier
-
 
 def parity(labels: np.ndarray, keras_probabilities: np.ndarray, onnx_probabilities: np.ndarray) -> dict[str, Any]:
     """How closely the export follows the original, image by image."""
@@ -35,10 +32,3 @@ def for_inference(model: keras.Model) -> keras.Model:
     inference = keras.models.clone_model(model, clone_function=clone)
     inference(np.zeros((1, *model.input_shape[1:]), dtype=np.float32))  # the export traces a called model
     return inference
-
-
-def predict_in_batches(classify: Classifier, images: np.ndarray) -> np.ndarray:
-    """`classify` over `images` a batch at a time, as one array of probabilities."""
-    return np.concatenate(
-        [classify(images[start : start + PREDICT_BATCH_SIZE]) for start in range(0, len(images), PREDICT_BATCH_SIZE)]
-    )

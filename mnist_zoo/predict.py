@@ -15,8 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from mnist_zoo import runtime
-from mnist_zoo.config import EXPORT_DIR, MODELS_DIR, PARAMS_PATH
-from mnist_zoo.digits import IMAGE_SUFFIXES, ImageError, load_digit
+from mnist_zoo.config import EXPORT_DIR, MODELS_DIR, PARAMS_PATH, ROBUSTNESS_DIR, TYPICALITY_PATH
+from mnist_zoo.digits import (
+    IMAGE_SUFFIXES,
+    ImageError,
+    Typicality,
+    is_digit,
+    load_digit,
+    load_typicality,
+    max_softmax,
+    typicality,
+)
 from mnist_zoo.inference import Classifier, keras_classifier, onnx_classifier
 
 DEFAULT_MODEL = "flagship"
@@ -46,8 +55,19 @@ def top_k(probabilities: np.ndarray, k: int = TOP_K) -> list[dict[str, float]]:
     return [{"digit": int(digit), "probability": round(float(probabilities[digit]), 6)} for digit in order]
 
 
-def predict(paths: list[Path], classifiers: dict[str, Classifier]) -> list[dict]:
-    """One record per file: its top digits per model, or the error that stopped it."""
+NOT_A_DIGIT = "not a digit"
+
+
+def predict(
+    paths: list[Path],
+    classifiers: dict[str, Classifier],
+    thresholds: dict[str, dict[str, float]] | None = None,
+    basis: Typicality | None = None,
+) -> list[dict]:
+    """One record per file: its top digits per model and each model's answer (the top digit, or
+    "not a digit" where the model has `thresholds` and the image fails them), or the error that
+    stopped it."""
+    thresholds = thresholds or {}
     records, digits = [], []
     for path in expand(paths):
         try:
@@ -58,22 +78,64 @@ def predict(paths: list[Path], classifiers: dict[str, Classifier]) -> list[dict]
     if digits:
         batch = np.stack(digits)[..., np.newaxis]
         good = [record for record in records if "error" not in record]
+        looks = None if basis is None else typicality(batch, basis)
         for name, classify in classifiers.items():
-            for record, probabilities in zip(good, classify(batch), strict=True):
-                record.setdefault("predictions", {})[name] = top_k(probabilities)
+            probabilities = classify(batch)
+            verdicts = (
+                np.ones(len(batch), dtype=bool)
+                if name not in thresholds or looks is None
+                else is_digit({"confidence": max_softmax(probabilities), **looks}, thresholds[name])
+            )
+            for index, record in enumerate(good):
+                record.setdefault("predictions", {})[name] = top_k(probabilities[index])
+                answer = int(probabilities[index].argmax()) if verdicts[index] else NOT_A_DIGIT
+                record.setdefault("answer", {})[name] = answer
+                if looks is not None:
+                    record["typicality"] = {score: round(float(values[index]), 4) for score, values in looks.items()}
     return records
 
 
 def table(records: list[dict]) -> str:
-    """A table a person reads: one row per file and model, the top 3 digits with probabilities."""
-    rows = [("file", "model", *(f"#{rank + 1}" for rank in range(TOP_K)))]
+    """A table a person reads: one row per file and model, its answer (a digit, or "not a digit"),
+    then the top 3 digits with probabilities."""
+    rows = [("file", "model", "answer", *(f"#{rank + 1}" for rank in range(TOP_K)))]
     for record in records:
         for name, guesses in record.get("predictions", {}).items():
-            rows.append((record["file"], name, *(f"{guess['digit']} {guess['probability']:7.2%}" for guess in guesses)))
+            rows.append(
+                (
+                    record["file"],
+                    name,
+                    str(record["answer"][name]),
+                    *(f"{guess['digit']} {guess['probability']:7.2%}" for guess in guesses),
+                )
+            )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
     )
+
+
+def digit_checks(names: list[str], robustness_dir: Path, typicality_path: Path) -> tuple[dict, Typicality | None]:
+    """Each model's "not a digit" thresholds (robustness@<name> chose them) and the digits'
+    typicality basis, where they exist; a note on stderr for each model that has none."""
+    if not typicality_path.is_file():
+        print(
+            f'predict: no {typicality_path}: the "not a digit" check is off (dvc repro typicality makes it).',
+            file=sys.stderr,
+        )
+        return {}, None
+    thresholds = {}
+    for name in names:
+        path = robustness_dir / f"{name}.json"
+        if path.is_file():
+            thresholds[name] = json.loads(path.read_text())["not_a_digit"]["threshold"]
+        else:
+            print(
+                f"predict: no {path}: {name} answers its top digit for any image (dvc repro robustness@{name} "
+                'chooses its "not a digit" thresholds).',
+                file=sys.stderr,
+            )
+    return thresholds, load_typicality(typicality_path)
 
 
 def model_names(requested: str | None, everything: bool, directory: Path, suffix: str) -> list[str]:
@@ -96,8 +158,20 @@ def main(argv: list[str] | None = None) -> int:
     choice.add_argument("--all", action="store_true", help="every default variant, side by side")
     parser.add_argument("--onnx", action="store_true", help="run data/export/<name>.onnx with ONNX Runtime")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--no-check", action="store_true", help='answer the top digit for any image, never "not a digit"'
+    )
     parser.add_argument("--models-dir", type=Path, default=MODELS_DIR)
     parser.add_argument("--export-dir", type=Path, default=EXPORT_DIR)
+    parser.add_argument(
+        "--robustness-dir",
+        type=Path,
+        default=ROBUSTNESS_DIR,
+        help='where each model\'s "not a digit" thresholds are (<name>.json)',
+    )
+    parser.add_argument(
+        "--typicality", type=Path, default=TYPICALITY_PATH, help="the digits' principal components (typicality.npz)"
+    )
     arguments = parser.parse_args(argv)
     runtime.start()  # before the Keras path imports Keras
 
@@ -115,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     load = onnx_classifier if arguments.onnx else keras_classifier
-    records = predict(arguments.paths, {name: load(directory / f"{name}{suffix}") for name in names})
+    thresholds, basis = (
+        ({}, None) if arguments.no_check else digit_checks(names, arguments.robustness_dir, arguments.typicality)
+    )
+    records = predict(arguments.paths, {name: load(directory / f"{name}{suffix}") for name in names}, thresholds, basis)
     for record in records:
         if "error" in record:
             print(f"predict: {record['error']}", file=sys.stderr)

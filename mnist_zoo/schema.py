@@ -84,6 +84,34 @@ ALL_OR_SOME = Rule(
 )
 
 
+# The corruptions mnist_zoo/corruptions.py makes (a test keeps the two lists equal; the schema does
+# not import that module, which every stage would then depend on).
+CORRUPTION_KINDS = (
+    "identity",
+    "shot_noise",
+    "impulse_noise",
+    "glass_blur",
+    "motion_blur",
+    "shear",
+    "scale",
+    "rotate",
+    "brightness",
+    "translate",
+    "stripe",
+    "fog",
+    "spatter",
+    "dotted_line",
+    "zigzag",
+    "canny_edges",
+)
+CORRUPTION_LIST = Rule(
+    lambda v: (
+        isinstance(v, list) and len(v) > 0 and all(kind in CORRUPTION_KINDS for kind in v) and len(set(v)) == len(v)
+    ),
+    f"a list of distinct corruptions from {list(CORRUPTION_KINDS)}, e.g. [shot_noise, rotate]",
+)
+
+
 def or_null(rule: Rule) -> Rule:
     """The rule, or null: Keras' default for the option (off)."""
     return Rule(lambda v: v is None or rule.accepts(v), f"{rule.allowed}, or null (off)")
@@ -155,6 +183,10 @@ SECTION_RULES = {
             lambda v: isinstance(v, list) and all(isinstance(u, str) and u for u in v),
             "a list of URLs (it may be empty when MNIST_MIRROR is set)",
         ),
+        "fashion_mirrors": Rule(
+            lambda v: isinstance(v, list) and all(isinstance(u, str) and u for u in v),
+            "a list of URLs (it may be empty when FASHION_MNIST_MIRROR is set)",
+        ),
         "download_timeout_seconds": number(0, 3600, False, True, 60),
         "validation_size": integer(NUM_CLASSES, MNIST_TRAIN_IMAGES - NUM_CLASSES, 5000),
         "split_seed": integer(0, example=1234),
@@ -162,9 +194,21 @@ SECTION_RULES = {
         "test_subset": ALL_OR_SOME,
     },
     "train": {"early_stopping_patience": POSITIVE, "variants": None, "transfer_variants": None},
-    "evaluate": {"num_misclassified": integer(1, 100, 25)},
+    "evaluate": {"num_misclassified": integer(1, 100, 25), "calibration_bins": integer(2, 100, 15)},
+    "robustness": {
+        "corruptions": CORRUPTION_LIST,
+        "severity": integer(1, 5, 3),
+        "seed": integer(0, example=0),
+        "true_positive_rate": number(0, 1, False, False, 0.95),
+        "typicality_components": integer(1, 784, 100),
+        "noise_images": integer(10, 100_000, 2000),
+    },
     "export": {"min_agreement": number(0, 1, False, True, 0.9999)},
-    "report": {"max_accuracy_drop": number(0, 1, True, True, 0.005), "short_names": SHORT_NAMES},
+    "report": {
+        "significance": number(0, 1, False, False, 0.05),
+        "band_sds": number(0, float("inf"), False, False, 2),
+        "short_names": SHORT_NAMES,
+    },
 }
 OPTIONAL_SECTION_KEYS = {"short_names"}
 

@@ -1,14 +1,21 @@
-"""Evaluate one trained variant on the held-out test set.
+"""Evaluate one trained variant on the held-out test set: its classification metrics, its
+calibration (before and after a temperature fitted on the validation split), its predicted digit
+for every test image (for paired tests between revisions), a confusion matrix, a reliability
+diagram and a grid of its most confident mistakes.
 
-Reads data/models/<name>.keras, data/prepared/test.npz and the training summary; writes
-metrics/evaluation/<name>.json, plots/confusion/<name>.{csv,png} and plots/misclassified/<name>.png.
+Reads data/models/<name>.keras, data/prepared/{validation,test}.npz and the training summary;
+writes metrics/evaluation/<name>.json, metrics/predictions/<name>.npy,
+plots/confusion/<name>.{csv,png}, plots/reliability/<name>.{csv,png} and plots/misclassified/<name>.png.
 Run alone: `python -m stages.evaluate lenet5` (or `dvc repro evaluate@lenet5`).
 """
 
 import argparse
+import io
 import json
 import logging
 from typing import Any
+
+import numpy as np
 
 from mnist_zoo import config, runtime
 from mnist_zoo.params import load_params, variant_spec
@@ -21,27 +28,49 @@ def main(name: str) -> dict[str, Any]:
     variant_spec(params, name)  # an unknown name stops here, before any file is read
     import keras
 
-    from mnist_zoo import evaluation
+    from mnist_zoo import calibration, evaluation
     from mnist_zoo.dataset import load_split
     from mnist_zoo.figures import save_figure
     from mnist_zoo.files import atomic_write_bytes, write_json
 
+    num_bins = params["evaluate"]["calibration_bins"]
     training = json.loads((config.TRAINING_METRICS_DIR / name / "metrics.json").read_text())
     images, labels = load_split(config.PREPARED_DIR / "test.npz")
+    validation_images, validation_labels = load_split(config.PREPARED_DIR / "validation.npz")
     model = keras.saving.load_model(config.MODELS_DIR / f"{name}.keras")
 
     probabilities, images_per_second = evaluation.predict_timed(model, images)
+    validation_probabilities = model.predict(validation_images, batch_size=config.PREDICT_BATCH_SIZE, verbose=0)
     predictions = probabilities.argmax(axis=1)
+    calibrated = calibration.calibration_report(
+        probabilities, labels, validation_probabilities, validation_labels, num_bins
+    )
     results = evaluation.classification_metrics(labels, probabilities) | {
         "parameters": model.count_params(),
         "training_seconds": training["training_seconds"],
         "epochs_run": training["epochs_run"],
         "images_per_second": round(images_per_second, 1),
+        "calibration": calibrated,
     }
     write_json(config.EVALUATION_DIR / f"{name}.json", results)
+    buffer = io.BytesIO()
+    np.save(buffer, predictions.astype(np.uint8))
+    atomic_write_bytes(config.PREDICTIONS_DIR / f"{name}.npy", buffer.getvalue())
     atomic_write_bytes(config.CONFUSION_DIR / f"{name}.csv", evaluation.confusion_csv(labels, predictions))
     title = f"{name}: test confusion matrix (accuracy {results['accuracy']:.2%})"
     save_figure(evaluation.plot_confusion(labels, predictions, title), config.CONFUSION_DIR / f"{name}.png")
+
+    bins = calibration.reliability(probabilities, labels, num_bins)
+    scaled = calibration.reliability(
+        calibration.with_temperature(probabilities, calibrated["temperature"]), labels, num_bins
+    )
+    atomic_write_bytes(config.RELIABILITY_DIR / f"{name}.csv", calibration.reliability_csv(bins))
+    title = (
+        f"{name}: ECE {calibrated['ece']:.4f}, after temperature {calibrated['temperature']:.2f}: "
+        f"{calibrated['ece_after_temperature']:.4f}"
+    )
+    save_figure(evaluation.plot_reliability(bins, scaled, title), config.RELIABILITY_DIR / f"{name}.png")
+
     worst = evaluation.worst_misclassified(labels, probabilities, params["evaluate"]["num_misclassified"])
     title = f"{name}: most confident mistakes ({len(worst)} of {int((predictions != labels).sum())} errors)"
     save_figure(
@@ -49,11 +78,14 @@ def main(name: str) -> dict[str, Any]:
         config.MISCLASSIFIED_DIR / f"{name}.png",
     )
     log.info(
-        "%s: test accuracy %.4f, loss %.4f, macro F1 %.4f, %.0f images/s",
+        "%s: test accuracy %.4f, loss %.4f, macro F1 %.4f, ECE %.4f (%.4f at temperature %.2f), %.0f images/s",
         name,
         results["accuracy"],
         results["loss"],
         results["f1_macro"],
+        calibrated["ece"],
+        calibrated["ece_after_temperature"],
+        calibrated["temperature"],
         images_per_second,
     )
     return results

@@ -37,8 +37,8 @@ def main(
 
     from mnist_zoo.dataset import load_split
     from mnist_zoo.files import atomic_path, write_json
-    from mnist_zoo.inference import onnx_classifier
-    from mnist_zoo.onnx_export import for_inference, parity, predict_in_batches
+    from mnist_zoo.inference import onnx_classifier, predict_in_batches
+    from mnist_zoo.onnx_export import for_inference, parity
 
     images, labels = load_split(prepared_dir / "test.npz")
     images = images.astype(np.float32)

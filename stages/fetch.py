@@ -1,25 +1,34 @@
-"""Fetch the four MNIST files into data/raw/, each verified by the SHA-256 of its decompressed
-content: from $MNIST_MIRROR first (a directory or a URL), then params.yaml `data.mirrors` in order.
-Run alone: `python -m stages.fetch` (or `dvc repro fetch`).
+"""Fetch a dataset's files, each verified by the SHA-256 of its decompressed content, from its
+mirror variable first (a directory or a URL), then params.yaml's mirrors in order: MNIST's four
+files into data/raw/ ($MNIST_MIRROR, data.mirrors), or with `--dataset fashion-mnist` Fashion-MNIST's
+test set into data/fashion/ ($FASHION_MNIST_MIRROR, data.fashion_mirrors), the "not a digit" images.
+Run alone: `python -m stages.fetch` (or `dvc repro fetch`, `dvc repro fetch_fashion`).
 """
 
+import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from mnist_zoo import runtime
-from mnist_zoo.config import RAW_DIR
-from mnist_zoo.download import MIRROR_VARIABLE, FetchError, fetch_all, list_sources
+from mnist_zoo.config import FASHION_DIR, RAW_DIR
+from mnist_zoo.download import FASHION_MNIST, MNIST, FetchError, fetch_all, list_sources
 from mnist_zoo.params import load_params
 
 log = logging.getLogger("fetch")
 
+# --dataset -> (what to fetch, where to)
+DATASETS = {"mnist": (MNIST, RAW_DIR), "fashion-mnist": (FASHION_MNIST, FASHION_DIR)}
 
-def main() -> None:
+
+def main(dataset: str = "mnist") -> None:
     data = load_params()["data"]
-    sources = list_sources(list(data["mirrors"]), os.environ.get(MIRROR_VARIABLE))
+    wanted, output_dir = DATASETS[dataset]
+    mirrors = data[wanted.mirrors_key.split(".", 1)[1]]
+    sources = list_sources(list(mirrors), os.environ.get(wanted.variable))
     try:
-        fetch_all(sources, RAW_DIR, float(data["download_timeout_seconds"]))
+        fetch_all(wanted, sources, Path(output_dir), float(data["download_timeout_seconds"]))
     except FetchError as error:
         log.error("%s", error)
         sys.exit(1)
@@ -27,5 +36,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
+    arguments = parser.parse_args()
     runtime.start()
-    main()
+    main(arguments.dataset)

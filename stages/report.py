@@ -1,10 +1,12 @@
 """The results a reviewer reads, in git (results/, `cache: false`): the summary of every variant
 (results/metrics.json, the project's metrics), the leaderboard, a model card per variant and the
-cross-model figures (training curves, accuracy against training time, per-digit F1).
+cross-model figures (training curves, accuracy against training time, per-digit F1, reliability,
+accuracy under each corruption).
 
-Reads metrics/evaluation/<name>.json, metrics/training/<name>/ and plots/confusion/<name>.csv for
-each variant in train.variants (and train.transfer_variants); runs in seconds, so a clone that
-restores every model from the run-cache reruns only this. Run alone: `python -m stages.report`.
+Reads metrics/evaluation/<name>.json, metrics/robustness/<name>.json, metrics/training/<name>/,
+plots/confusion/<name>.csv and plots/reliability/<name>.csv for each variant in train.variants (and
+train.transfer_variants, which have no robustness stage); runs in seconds, so a clone that restores
+every model from the run-cache reruns only this. Run alone: `python -m stages.report`.
 """
 
 import json
@@ -19,12 +21,16 @@ from mnist_zoo.cards import model_card, most_confused, prepared_data_version
 from mnist_zoo.figures import save_figure
 from mnist_zoo.files import atomic_write_bytes
 from mnist_zoo.leaderboard import (
+    figures,
     leaderboard,
     leaderboard_markdown,
     plot_curves,
     plot_leaderboard,
     plot_per_class_f1,
+    plot_reliability,
+    plot_robustness,
     read_curves,
+    read_reliability,
     short_labels,
     summary,
 )
@@ -34,7 +40,7 @@ log = logging.getLogger("report")
 
 # The cross-model figures and their data, beside the summary (dvc.yaml's headline plots).
 CURVES_PATH = config.RESULTS_DIR / "training_curves.csv"
-FIGURES = ("training_curves.png", "leaderboard.png", "per_class_f1.png")
+RELIABILITY_PATH = config.RESULTS_DIR / "reliability.csv"
 
 
 def write_json_in_order(path: Path, data: dict[str, Any]) -> None:
@@ -52,24 +58,44 @@ def main(
     specs = {name: variant_spec(params, name) for name in names}
     labels = short_labels(names, params["report"].get("short_names") or {})
     evaluations = {name: json.loads((evaluation_dir / f"{name}.json").read_text()) for name in names}
+    robustness = {
+        name: json.loads((config.ROBUSTNESS_DIR / f"{name}.json").read_text())
+        for name in names
+        if (config.ROBUSTNESS_DIR / f"{name}.json").is_file()
+    }
+    records = {name: figures(evaluations[name], robustness.get(name)) for name in names}
 
-    table = leaderboard(evaluations, {name: spec.get("reported_accuracy") for name, spec in specs.items()})
-    write_json_in_order(config.RESULTS_METRICS_PATH, summary(evaluations, labels))
+    table = leaderboard(records, {name: spec.get("reported_accuracy") for name, spec in specs.items()})
+    write_json_in_order(config.RESULTS_METRICS_PATH, summary(records, labels))
     atomic_write_bytes(config.LEADERBOARD_PATH, leaderboard_markdown(table).encode())
 
     data_version = prepared_data_version()
     for name in names:
         training = json.loads((training_dir / name / "metrics.json").read_text())
         card = model_card(
-            name, specs[name], evaluations[name], training, most_confused(confusion_dir / f"{name}.csv"), data_version
+            name,
+            specs[name],
+            evaluations[name],
+            training,
+            most_confused(confusion_dir / f"{name}.csv"),
+            data_version,
+            robustness.get(name),
         )
         atomic_write_bytes(config.CARDS_DIR / f"{name}.md", card.encode())
 
     curves = read_curves(training_dir, names)
     atomic_write_bytes(CURVES_PATH, curves.to_csv(index=False).encode())
-    figures = (plot_curves(curves), plot_leaderboard(table), plot_per_class_f1(evaluations))
-    for name, figure in zip(FIGURES, figures, strict=True):
-        save_figure(figure, config.RESULTS_DIR / name)
+    reliability = read_reliability(config.RELIABILITY_DIR, names)
+    atomic_write_bytes(RELIABILITY_PATH, reliability.to_csv(index=False).encode())
+    plots = {
+        "training_curves.png": plot_curves(curves),
+        "leaderboard.png": plot_leaderboard(table),
+        "per_class_f1.png": plot_per_class_f1(evaluations),
+        "reliability.png": plot_reliability(reliability),
+        "robustness.png": plot_robustness(robustness),
+    }
+    for file_name, figure in plots.items():
+        save_figure(figure, config.RESULTS_DIR / file_name)
     best = table.iloc[0]
     log.info(
         "%d variants; best %s at %.2f%%; wrote %s",

@@ -15,6 +15,10 @@ import pytest
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The real data the end-to-end tests run on: MNIST, and Fashion-MNIST's test set (the "not a digit" images).
+MIRROR_VARIABLES = ("MNIST_MIRROR", "FASHION_MNIST_MIRROR")
+REAL_DATA = all(os.environ.get(variable) for variable in MIRROR_VARIABLES)
+NEEDS_REAL_DATA = "set MNIST_MIRROR and FASHION_MNIST_MIRROR to directories with the MNIST and Fashion-MNIST files"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -103,10 +107,11 @@ def run(command: list[str], cwd: Path, env: dict | None = None) -> subprocess.Co
 
 
 def dvc_result(repo: Path, *arguments: str, **extra_environment: str) -> subprocess.CompletedProcess:
-    """Run this environment's dvc in `repo` with $MNIST_MIRROR resolved, whatever its exit status."""
+    """Run this environment's dvc in `repo` with the mirror variables resolved, whatever its exit status."""
     environment = dict(os.environ, **extra_environment)
-    if os.environ.get("MNIST_MIRROR"):
-        environment["MNIST_MIRROR"] = str(Path(os.environ["MNIST_MIRROR"]).resolve())
+    for variable in MIRROR_VARIABLES:
+        if os.environ.get(variable):
+            environment[variable] = str(Path(os.environ[variable]).resolve())
     return subprocess.run(
         [str(Path(sys.executable).with_name("dvc")), *arguments],
         cwd=repo,
@@ -157,8 +162,11 @@ TINY_PROFILE = {
     "model.epochs": 1,
     "model.filters": 4,
     "model.dense_units": 16,
-    "model.optimizer.ema_momentum": 0.5,
-}  # the recipe's 0.99 averages over more steps than 4
+    "model.optimizer.ema_momentum": 0.5,  # the recipe's 0.99 averages over more steps than 4
+    "robustness.corruptions": ["rotate", "shot_noise"],
+    "robustness.noise_images": 100,
+    "robustness.typicality_components": 20,
+}
 
 
 def copy_project(destination: Path) -> Path:

@@ -62,7 +62,21 @@ def test_main_writes_metrics_and_stable_pngs(tiny_project: Path):
     assert rows[0] == "actual,predicted" and len(rows) == 101
     correct = sum(actual == predicted for actual, predicted in (row.split(",") for row in rows[1:]))
     assert correct / 100 == pytest.approx(stored["accuracy"])
-    pngs = [Path("plots/confusion/lenet5.png"), Path("plots/misclassified/lenet5.png")]
+    # Its digit per test image, for paired tests between revisions, and its calibration.
+    predictions = np.load("metrics/predictions/lenet5.npy")
+    assert predictions.shape == (100,) and predictions.dtype == np.uint8
+    assert [int(row.split(",")[1]) for row in rows[1:]] == predictions.tolist()
+    calibration = stored["calibration"]
+    assert set(calibration) >= {"ece", "mce", "brier", "log_loss", "temperature", "ece_after_temperature"}
+    assert 0 <= calibration["ece"] <= 1 and calibration["num_bins"] == 15 and calibration["temperature"] > 0
+    reliability = Path("plots/reliability/lenet5.csv").read_text().splitlines()
+    assert reliability[0] == "bin_lower,bin_upper,count,confidence,accuracy"
+    assert sum(int(row.split(",")[2]) for row in reliability[1:]) == 100
+    pngs = [
+        Path("plots/confusion/lenet5.png"),
+        Path("plots/misclassified/lenet5.png"),
+        Path("plots/reliability/lenet5.png"),
+    ]
     first = [png.read_bytes() for png in pngs]
     assert all(content.startswith(PNG_SIGNATURE) and len(content) > 5000 for content in first)
     evaluate.main("lenet5")

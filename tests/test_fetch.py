@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import http.server
+import os
 import threading
 from pathlib import Path
 
@@ -13,15 +14,15 @@ from tests.conftest import write_mnist_gz
 
 
 @pytest.fixture
-def synthetic_checksums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """Synthetic files plus their checksums in place of the real MNIST ones."""
-    payloads = write_mnist_gz(tmp_path / "good")
-    monkeypatch.setattr(
-        fetch,
-        "EXPECTED_SHA256",
-        {name: hashlib.sha256(gzip.decompress(payload)).hexdigest() for name, payload in payloads.items()},
-    )
-    return payloads
+def synthetic_checksums(tmp_path: Path) -> dict[str, bytes]:
+    """Synthetic files under MNIST's names (SYNTHETIC holds their checksums)."""
+    return write_mnist_gz(tmp_path / "good")
+
+
+def synthetic_dataset(payloads: dict[str, bytes]) -> fetch.Dataset:
+    """MNIST's record with the synthetic files' checksums in place of the real ones."""
+    files = {name: hashlib.sha256(gzip.decompress(payload)).hexdigest() for name, payload in payloads.items()}
+    return fetch.MNIST._replace(files=files)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -66,7 +67,7 @@ def serve(prefix: str, payloads: dict[str, bytes]) -> None:
 def test_download_falls_back_past_dead_mirror(synthetic_checksums, server, tmp_path):
     serve("good", synthetic_checksums)
     output = tmp_path / "raw"
-    fetch.fetch_all([dead_url(), f"{server}/good/"], output, timeout_seconds=5)
+    fetch.fetch_all(synthetic_dataset(synthetic_checksums), [dead_url(), f"{server}/good/"], output, timeout_seconds=5)
     for name, payload in synthetic_checksums.items():
         assert (output / name).read_bytes() == payload
 
@@ -87,7 +88,7 @@ def test_every_bad_mirror_is_reported_and_nothing_is_written(synthetic_checksums
     mirrors = [dead_url()] + [f"{server}/{kind}/" for kind in ("missing", "truncated", "notgzip", "wrong", "cut_gzip")]
     output = tmp_path / "raw"
     with pytest.raises(fetch.FetchError) as error:
-        fetch.fetch_all(mirrors, output, timeout_seconds=5)
+        fetch.fetch_all(synthetic_dataset(synthetic_checksums), mirrors, output, timeout_seconds=5)
     message = str(error.value)
     assert name in message
     for reason in (
@@ -109,7 +110,7 @@ def test_failure_on_a_later_file_removes_the_earlier_verified_ones(synthetic_che
     serve("partial", partial)
     output = tmp_path / "raw"
     with pytest.raises(fetch.FetchError, match="t10k-labels-idx1-ubyte.gz"):
-        fetch.fetch_all([f"{server}/partial/"], output, timeout_seconds=5)
+        fetch.fetch_all(synthetic_dataset(synthetic_checksums), [f"{server}/partial/"], output, timeout_seconds=5)
     assert not any(output.iterdir())
 
 
@@ -120,7 +121,9 @@ def test_local_directory_mirror_and_source_order(synthetic_checksums, tmp_path):
         "https://b/",
     ]
     assert fetch.list_sources(["https://a/"], None) == ["https://a/"]
-    fetch.fetch_all([str(tmp_path / "nowhere"), str(tmp_path / "good")], tmp_path / "raw", 5)
+    fetch.fetch_all(
+        synthetic_dataset(synthetic_checksums), [str(tmp_path / "nowhere"), str(tmp_path / "good")], tmp_path / "raw", 5
+    )
     assert sorted(path.name for path in (tmp_path / "raw").iterdir()) == sorted(synthetic_checksums)
 
 
@@ -128,4 +131,25 @@ def test_recompressed_file_passes_because_the_checksum_is_of_the_content(synthet
     name = "train-labels-idx1-ubyte.gz"
     recompressed = gzip.compress(gzip.decompress(synthetic_checksums[name]), compresslevel=1, mtime=123)
     assert recompressed != synthetic_checksums[name]
-    fetch.verify(name, recompressed)
+    fetch.verify(synthetic_dataset(synthetic_checksums), name, recompressed)
+
+
+def test_a_missing_fashion_mnist_copy_offline_names_its_variable_and_writes_nothing(tmp_path):
+    """The "not a digit" images: with no copy where $FASHION_MNIST_MIRROR points and no network,
+    the error names that variable and params.yaml's key, and nothing is left behind."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(fetch.FetchError) as error:
+        fetch.fetch_all(fetch.FASHION_MNIST, [str(empty), dead_url()], tmp_path / "fashion", timeout_seconds=5)
+    assert "set FASHION_MNIST_MIRROR to a directory holding the 2 *-ubyte.gz files" in str(error.value)
+    assert "data.fashion_mirrors" in str(error.value)
+    assert not (tmp_path / "fashion").exists() or not any((tmp_path / "fashion").iterdir())
+
+
+FASHION_MNIST_MIRROR = os.environ.get("FASHION_MNIST_MIRROR")
+
+
+@pytest.mark.skipif(not FASHION_MNIST_MIRROR, reason="set FASHION_MNIST_MIRROR to a directory with its two test files")
+def test_the_fashion_mnist_copy_verifies(tmp_path):
+    fetch.fetch_all(fetch.FASHION_MNIST, [FASHION_MNIST_MIRROR], tmp_path / "fashion", timeout_seconds=5)
+    assert sorted(path.name for path in (tmp_path / "fashion").iterdir()) == sorted(fetch.FASHION_MNIST.files)

@@ -1,8 +1,8 @@
 """End to end: real `dvc repro` / `dvc exp run` in a throwaway git repo holding a copy of the
-project, on a small subset of the real MNIST (fetch only accepts the real files' checksums)."""
+project, on a small subset of the real MNIST (fetch only accepts the real files' checksums) and
+Fashion-MNIST's test set."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
+    NEEDS_REAL_DATA,
+    REAL_DATA,
     TINY_PROFILE,
     TINY_VARIANTS,
     copy_project,
@@ -22,11 +24,14 @@ from tests.conftest import (
     update_params,
 )
 
-MNIST_MIRROR = os.environ.get("MNIST_MIRROR")
-pytestmark = pytest.mark.skipif(
-    not MNIST_MIRROR, reason="set MNIST_MIRROR to a directory with the four MNIST *-ubyte.gz files"
-)
+pytestmark = pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA)
 VARIANTS = TINY_VARIANTS
+PER_VARIANT = ("train", "evaluate", "export", "robustness")
+
+
+def variant_stages(name: str) -> set[str]:
+    """The stages one variant's params or model feed, and the report of them all."""
+    return {f"{stage}@{name}" for stage in PER_VARIANT} | {"report"}
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +41,15 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = copy_project(tmp_path_factory.mktemp("project"))
     update_params(repo / "params.yaml", TINY_PROFILE)
     output = dvc(repo, "repro")
-    assert stages_run(output) == {"fetch", "preprocess", "report"} | {
-        f"{stage}@{name}" for stage in ("train", "evaluate", "export") for name in VARIANTS
+    assert stages_run(output) == {"fetch", "fetch_fashion", "preprocess", "typicality", "corrupt", "report"} | {
+        f"{stage}@{name}" for stage in PER_VARIANT for name in VARIANTS
     }
+    for name in VARIANTS:  # the robustness stage's figures, from the real data
+        figures = json.loads((repo / f"metrics/robustness/{name}.json").read_text())
+        assert set(figures["corruption_accuracy"]) == {"rotate", "shot_noise"}
+        assert figures["not_a_digit"]["noise"]["flagged"] > 0.9 and figures["other_writers"]["images"] == 1797
+    summary = json.loads((repo / "results/metrics.json").read_text())
+    assert set(summary["ood_auroc"]) == set(summary["ece"]) == set(VARIANTS)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "tiny run"], repo)
     return repo
@@ -80,7 +91,7 @@ def test_queued_sweep_runs_in_parallel_with_distinct_metrics(repo: Path):
 
 def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     output = dvc(repo, "exp", "run", "-S", "model.filters=8")
-    assert stages_run(output) == {"train@flagship", "evaluate@flagship", "export@flagship", "report"}
+    assert stages_run(output) == variant_stages("flagship")
 
     # dvc metrics diff: the summary, a git file, is the one metrics file; only the flagship's figures
     # changed (the others' evaluations were not rerun).
@@ -119,7 +130,7 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
 
 def test_changing_one_recipe_reruns_only_that_variant(repo: Path):
     output = dvc(repo, "exp", "run", "-S", "variants.lenet5.epochs=2")
-    assert stages_run(output) == {"train@lenet5", "evaluate@lenet5", "export@lenet5", "report"}
+    assert stages_run(output) == variant_stages("lenet5")
 
 
 def stale_after_editing(repo: Path, path: str, function: str) -> set[str]:
@@ -156,8 +167,8 @@ def test_editing_evaluation_code_retrains_nothing(repo: Path):
 
 def test_changing_the_split_reruns_preprocess_and_every_model_but_not_fetch(repo: Path):
     output = dvc(repo, "exp", "run", "-S", "data.validation_size=120")
-    assert stages_run(output) == {"preprocess", "report"} | {
-        f"{stage}@{name}" for stage in ("train", "evaluate", "export") for name in VARIANTS
+    assert stages_run(output) == {"preprocess", "typicality", "corrupt", "report"} | {
+        f"{stage}@{name}" for stage in PER_VARIANT for name in VARIANTS
     }
 
 
@@ -193,4 +204,9 @@ def test_same_params_and_data_give_the_same_metrics(repo: Path):
         del before[timing], after[timing]
     assert after == before
     # The new timings reach the report; the model file (its save date) is new, so it re-exports.
-    assert stages_run(dvc(repo, "repro")) == {"report", "export@lenet5"}
+    # (and robustness@lenet5 if the export's bytes changed with it).
+    assert (
+        {"report", "export@lenet5"}
+        <= stages_run(dvc(repo, "repro"))
+        <= {"report", "export@lenet5", "robustness@lenet5"}
+    )

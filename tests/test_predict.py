@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from mnist_zoo import digits
+from mnist_zoo import predict as predict_module
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,6 +90,7 @@ def write_inputs(directory: Path) -> dict[str, Path]:
 
 
 def run_predict(models: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """predict on `models` (models/, export/, and robustness/ and typicality.npz where a test wrote them)."""
     return subprocess.run(
         [
             sys.executable,
@@ -99,6 +101,10 @@ def run_predict(models: Path, *arguments: str) -> subprocess.CompletedProcess:
             str(models / "models"),
             "--export-dir",
             str(models / "export"),
+            "--robustness-dir",
+            str(models / "robustness"),
+            "--typicality",
+            str(models / "typicality.npz"),
         ],
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -139,8 +145,10 @@ def test_the_table_lists_the_top_three_per_model(models: Path, tmp_path: Path):
     result = run_predict(models, str(paths["seven.jpg"]))
     assert result.returncode == 0, result.stderr
     header, row = result.stdout.strip().splitlines()
-    assert header.split() == ["file", "model", "#1", "#2", "#3"]
+    assert header.split() == ["file", "model", "answer", "#1", "#2", "#3"]
     assert row.split()[:2] == [str(paths["seven.jpg"]), "flagship"] and row.count("%") == 3
+    assert row.split()[2] == row.split()[3]  # no "not a digit" thresholds here: the answer is the top digit
+    assert "no" in result.stderr and "not a digit" in result.stderr  # and predict says why
 
 
 def test_the_console_script_is_installed_and_runs_the_same_tool(models: Path, tmp_path: Path):
@@ -289,7 +297,7 @@ def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
         test_images[chosen, ..., None], batch_size=PREDICT_BATCH_SIZE, verbose=0
     )
     evaluate_accuracy = float(np.mean(probabilities.argmax(axis=1) == test_labels[chosen]))
-    result = run_predict(tmp_path, str(photos), "--json")
+    result = run_predict(tmp_path, str(photos), "--json", "--no-check")
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
     assert len(records) == 1000
@@ -298,3 +306,29 @@ def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
     predict_accuracy = float(np.mean(predicted == truth))
     assert evaluate_accuracy > 0.95  # a model worth asking
     assert abs(predict_accuracy - evaluate_accuracy) <= 0.005, (predict_accuracy, evaluate_accuracy)
+
+    # With its "not a digit" thresholds (chosen as robustness@flagship chooses them, on held-out
+    # digits at 95%), predict still reads the photos and answers "not a digit" for pure noise.
+    from mnist_zoo import robustness
+
+    basis = robustness.fit_typicality(train_images[:8000:2], num_components=100)
+    (tmp_path / "typicality.npz").write_bytes(robustness.typicality_bytes(basis))
+    held_out = train_images[-2000:, ..., None]
+    scores = digits.digit_scores(model.predict(held_out, verbose=0), held_out, basis)
+    figures = robustness.not_a_digit(scores, scores, {}, true_positive_rate=0.95)
+    (tmp_path / "robustness").mkdir()
+    (tmp_path / "robustness/flagship.json").write_text(json.dumps({"not_a_digit": figures}))
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    for index, size in enumerate((28, 64, 100, 250, 600)):
+        grey = rng.integers(0, 256, (size, size + index * 7), dtype=np.uint8)
+        Image.fromarray(grey).save(noise / f"grey_{size}.png")
+        Image.fromarray(np.stack([grey, grey[::-1], grey[:, ::-1]], axis=-1)).save(noise / f"colour_{size}.jpg")
+    checked = run_predict(tmp_path, str(photos), str(noise), "--json")
+    assert checked.returncode == 0, checked.stderr
+    answers = {Path(record["file"]).name: record["answer"]["flagship"] for record in json.loads(checked.stdout)}
+    assert {answers[path.name] for path in noise.iterdir()} == {predict_module.NOT_A_DIGIT}
+    read = [(int(name[:5]), answer) for name, answer in answers.items() if name[:5].isdigit()]
+    digits_read = [(index, answer) for index, answer in read if answer != predict_module.NOT_A_DIGIT]
+    assert len(read) == 1000 and len(digits_read) >= 0.9 * len(read), len(digits_read)
+    assert np.mean([answer == test_labels[index] for index, answer in digits_read]) >= predict_accuracy

@@ -15,7 +15,10 @@ import yaml
 
 from mnist_zoo import leaderboard
 from tests.conftest import (
+    MIRROR_VARIABLES,
+    NEEDS_REAL_DATA,
     PROJECT_ROOT,
+    REAL_DATA,
     TINY_PROFILE,
     copy_project,
     dvc,
@@ -27,9 +30,12 @@ from tests.conftest import (
 )
 from tests.loopback_s3 import BUCKET, S3Server, s3_server
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("MNIST_MIRROR"), reason="set MNIST_MIRROR to a directory with the four MNIST *-ubyte.gz files"
-)
+pytestmark = pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA)
+
+
+def variant_stages(name: str) -> set[str]:
+    """What a change to one variant's params runs: its own stages and the report."""
+    return {f"{stage}@{name}" for stage in ("train", "evaluate", "export", "robustness")} | {"report"}
 
 
 # The README's compact comparison: one row per experiment, each variant's test error under its
@@ -110,7 +116,7 @@ def team(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Team:
     team.dvc(a, "repro")
     commit_and_push(a, "tiny run", team)
     update_params(a / "params.yaml", {"model.dense_units": 12})
-    assert stages_run(team.dvc(a, "repro")) == {"train@flagship", "evaluate@flagship", "export@flagship", "report"}
+    assert stages_run(team.dvc(a, "repro")) == variant_stages("flagship")
     commit_and_push(a, "flagship: 12 dense units", team)
     return team
 
@@ -321,7 +327,7 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
         "QUICK_PROFILE": "-S model.dense_units=10",
         "DVC_REMOTE_URL": team.url,
         "DVC_REMOTE_ENDPOINT_URL": team.s3.endpoint,
-        "MNIST_MIRROR": str(Path(os.environ["MNIST_MIRROR"]).resolve()),
+        **{variable: str(Path(os.environ[variable]).resolve()) for variable in MIRROR_VARIABLES},
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     outputs = {}
@@ -333,7 +339,7 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
             run(["git", "rev-parse", "quick-base"], clone).stdout.strip()
             == run(["git", "rev-parse", "HEAD"], clone).stdout.strip()
         )
-    assert stages_run(outputs["runner-1"]) == {"train@flagship", "evaluate@flagship", "export@flagship", "report"}
+    assert stages_run(outputs["runner-1"]) == variant_stages("flagship")
     assert stages_run(outputs["runner-2"]) == {"report"}, outputs["runner-2"]  # the models from the run-cache
 
     # The head side, and the comment and gate steps, on runner-2 as the workflow runs them.
@@ -341,7 +347,7 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
     update_params(clone / "params.yaml", {"variants.lenet5.epochs": 3})  # a run nobody has pushed
     run(["git", "commit", "-qam", "pull request: lenet5 for 3 epochs"], clone)
     head = run(["bash", str(script), "head"], clone, env=environment).stdout
-    assert stages_run(head) == {"train@lenet5", "evaluate@lenet5", "export@lenet5", "report"}
+    assert stages_run(head) == variant_stages("lenet5")
     diff = team.dvc(clone, "metrics", "diff", "quick-base", "quick-head", "--json")
     comment = subprocess.run(
         [sys.executable, "-m", "mnist_zoo.pr_comment", "-", "--base", "main (quick profile)"],

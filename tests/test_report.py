@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from mnist_zoo import cards, leaderboard
+from mnist_zoo.files import write_json
 from stages import evaluate, report, train
 from tests.conftest import update_params
 
@@ -54,7 +55,7 @@ def test_markdown_formats_every_column():
     markdown = leaderboard.leaderboard_markdown(table)
     header, rule, row = markdown.strip().splitlines()[-3:]
     assert header.startswith("| Variant | Test accuracy | Macro F1 | Post reported")
-    assert row == "| lenet5 | 98.77% | 0.9867 | - | 1,000 | 123 | 3 | 5,000 |"
+    assert row == "| lenet5 | 98.77% | 0.9867 | - | - | - | - | - | 1,000 | 123 | 3 | 5,000 |"  # no robustness ran
 
 
 def test_main_overlays_every_variants_curves(tiny_project: Path):
@@ -79,7 +80,7 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
     }
     # First the short labels' test error in percent, in train.variants order (dvc exp show's first
     # columns), then each figure per variant under its full name.
-    assert list(summary) == ["lnt5", "flag", "accuracy", "f1_macro", "training_seconds", "epochs"]
+    assert list(summary) == ["lnt5", "flag", *leaderboard.SUMMARY_FIGURES]
     assert summary["lnt5"] == round(100 * (1 - evaluations["lenet5"]["accuracy"]), 2)
     assert summary["flag"] == round(100 * (1 - evaluations["flagship"]["accuracy"]), 2)
     for figure, key in (
@@ -89,6 +90,8 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
         ("epochs", "epochs_run"),
     ):
         assert summary[figure] == {name: evaluations[name][key] for name in ("lenet5", "flagship")}
+    assert summary["ece"] == {name: evaluations[name]["calibration"]["ece"] for name in ("lenet5", "flagship")}
+    assert summary["ood_auroc"] == {}  # no robustness stage ran here: left out, not null
 
     card = Path("results/cards/lenet5.md").read_text()
     evaluation = json.loads(Path("metrics/evaluation/lenet5.json").read_text())
@@ -98,6 +101,47 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
     assert "its post reported 98.04%" in card and "optimizer:" in card
     assert "machine: " in card and "cores" in card and "not recorded" not in card
     assert "random shifts up to 10%, Conv 4@3x3" in Path("results/cards/flagship.md").read_text()
+    assert "## Calibration (test set)" in card and "## Robustness" not in card
+
+    # With the robustness stages' figures, the summary, leaderboard, cards and heat map carry them.
+    for name, auroc in (("lenet5", 0.991), ("flagship", 0.997)):
+        write_json(Path(f"metrics/robustness/{name}.json"), robustness_figures(auroc))
+    report.main()
+    summary = json.loads(Path("results/metrics.json").read_text())
+    assert summary["ood_auroc"] == {"lenet5": 0.991, "flagship": 0.997}
+    assert summary["corruption_accuracy"] == {"lenet5": 0.85, "flagship": 0.85}
+    assert "| 85.00% | 90.00% | 0.9910 |" in Path("results/leaderboard.md").read_text()
+    card = Path("results/cards/lenet5.md").read_text()
+    assert "## Robustness" in card and "worst: rotate 80.00%, shot noise 90.00%" in card
+    assert "AUROC 0.9910 against Fashion-MNIST" in card
+    assert Path("results/robustness.png").read_bytes().startswith(b"\x89PNG")
+
+
+def robustness_figures(auroc: float) -> dict:
+    """A robustness stage's output, shaped as stages/robustness.py writes it."""
+    ood = {
+        "images": 10,
+        "auroc": auroc,
+        "auroc_confidence": 0.9,
+        "auroc_reconstruction": 0.95,
+        "auroc_neighbours": 0.9,
+        "fpr_at_tpr": 0.01,
+        "flagged": 0.98,
+    }
+    return {
+        "clean_accuracy": 0.97,
+        "corruption_accuracy": {"rotate": 0.8, "shot_noise": 0.9},
+        "mean_corruption_accuracy": 0.85,
+        "severity": 3,
+        "other_writers": {"source": "sklearn.datasets.load_digits", "images": 1797, "accuracy": 0.9},
+        "not_a_digit": {
+            "true_positive_rate": 0.95,
+            "threshold": {"confidence": 0.9},
+            "test_digits_rejected": 0.04,
+            "fashion_mnist": ood,
+            "noise": {**ood, "auroc": 1.0, "flagged": 1.0},
+        },
+    }
 
 
 def test_card_names_the_weakest_digits_and_the_most_confused_pairs(tmp_path: Path):

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mnist_zoo.params import load_params
-from stages import evaluate, export, preprocess, report, train
+from stages import corrupt, evaluate, export, preprocess, report, train
 from tests.conftest import PROJECT_ROOT, write_prepared
 
 DEFAULTS = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
@@ -99,8 +99,25 @@ WRONG: dict[str, st.SearchStrategy] = {
         st.just({"lenet5": "model.filters.x"}),
     ),
     "evaluate.num_misclassified": whole(below=1, above=100),
+    "evaluate.calibration_bins": whole(below=2, above=100),
+    "data.fashion_mirrors": st.one_of(
+        st.text(max_size=5),
+        st.integers(),
+        st.none(),
+        st.lists(st.one_of(st.integers(), st.none(), st.just("")), min_size=1, max_size=2),
+    ),
+    # Not a list, empty, a corruption nobody makes, or one named twice.
+    "robustness.corruptions": st.one_of(
+        st.text(max_size=5), st.integers(), st.just([]), st.just(["rotate", "smudge"]), st.just(["rotate", "rotate"])
+    ),
+    "robustness.severity": whole(below=1, above=5),
+    "robustness.seed": whole(below=0),
+    "robustness.true_positive_rate": real(0, 1, include_low=False, include_high=False),
+    "robustness.typicality_components": whole(below=1, above=784),
+    "robustness.noise_images": whole(below=10, above=100_000),
+    "report.significance": real(0, 1, include_low=False, include_high=False),
+    "report.band_sds": real(0, math.inf, include_low=False, include_high=False),
     "export.min_agreement": real(0, 1, include_low=False, include_high=True),
-    "report.max_accuracy_drop": real(0, 1, include_low=True, include_high=True),
     # Not a mapping, a label that is not text, empty, longer than 4 or padded, or one label given twice.
     "report.short_names": st.one_of(
         st.text(max_size=5),
@@ -172,6 +189,7 @@ READER: dict[str, Callable[[], Any]] = {
     "evaluate": lambda: evaluate.main("lenet5"),
     "export": lambda: export.main("lenet5"),
     "report": report.main,
+    "robustness": corrupt.main,
 }
 
 
@@ -233,7 +251,9 @@ def test_every_wrong_value_is_refused_naming_the_key_before_anything_is_written(
         ("variants.lenet5.conv_layers", []),
         ("variants.lenet5.conv_layers.0.kernel_size", 28),
         ("export.min_agreement", 1),
-        ("report.max_accuracy_drop", 0),
+        ("report.band_sds", 0.5),
+        ("robustness.corruptions", ["identity"]),
+        ("robustness.severity", 5),
         ("report.short_names", {"lenet5": "L"}),
         ("seed", 1),
         ("variants.vgg16_transfer.weights", None),

@@ -1,0 +1,96 @@
+"""How one variant fails, through its ONNX export (ONNX Runtime: no TensorFlow): its accuracy on
+each corrupted test set, on other writers' digits (scikit-learn's), and how well its top
+probability tells digits from images that are not digits (Fashion-MNIST's test set, noise), with
+the "not a digit" threshold chosen on the validation digits.
+
+Reads data/export/<name>.onnx, data/corrupted/, data/prepared/{validation,test}.npz and
+data/fashion/; writes metrics/robustness/<name>.json. Run alone: `python -m stages.robustness lenet5`.
+"""
+
+import argparse
+import logging
+from typing import Any
+
+import numpy as np
+
+from mnist_zoo import config, runtime
+from mnist_zoo.params import load_params, variant_spec
+
+log = logging.getLogger("robustness")
+
+
+def main(name: str) -> dict[str, Any]:
+    params = load_params()
+    variant_spec(params, name)  # an unknown name stops here, before any file is read
+    settings = params["robustness"]
+    from mnist_zoo import digits, robustness
+    from mnist_zoo.dataset import load_split
+    from mnist_zoo.download import FASHION_MNIST
+    from mnist_zoo.files import write_json
+    from mnist_zoo.inference import onnx_classifier, predict_in_batches
+    from mnist_zoo.prepare import decode_split
+
+    classify = onnx_classifier(config.EXPORT_DIR / f"{name}.onnx")
+
+    def probabilities(images: np.ndarray) -> np.ndarray:
+        return predict_in_batches(classify, images.reshape(-1, *config.INPUT_SHAPE).astype(np.float32))
+
+    def accuracy(images: np.ndarray, labels: np.ndarray) -> float:
+        return round(float(np.mean(probabilities(images).argmax(axis=1) == labels)), 6)
+
+    basis = digits.load_typicality(config.TYPICALITY_PATH)
+
+    def scores(images: np.ndarray, probabilities_of_images: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        found = probabilities(images) if probabilities_of_images is None else probabilities_of_images
+        return digits.digit_scores(found, images, basis)
+
+    test_images, test_labels = load_split(config.PREPARED_DIR / "test.npz")
+    test_probabilities = probabilities(test_images)
+    corrupted = {}
+    for kind in settings["corruptions"]:
+        images, labels = load_split(config.CORRUPTED_DIR / f"{kind}.npz")
+        corrupted[kind] = accuracy(images, labels)
+    writers_images, writers_labels = robustness.other_writers()
+    fashion, _ = decode_split(*((config.FASHION_DIR / file).read_bytes() for file in FASHION_MNIST.files), "fashion")
+    validation_images, _ = load_split(config.PREPARED_DIR / "validation.npz")
+    others = {"fashion_mnist": fashion, "noise": robustness.noise_images(settings["noise_images"], settings["seed"])}
+    results = {
+        "clean_accuracy": round(float(np.mean(test_probabilities.argmax(axis=1) == test_labels)), 6),
+        "corruption_accuracy": corrupted,
+        "mean_corruption_accuracy": round(float(np.mean(list(corrupted.values()))), 6),
+        "severity": settings["severity"],
+        "other_writers": {
+            "source": "sklearn.datasets.load_digits",
+            "images": len(writers_labels),
+            "accuracy": accuracy(writers_images, writers_labels),
+        },
+        "not_a_digit": robustness.not_a_digit(
+            scores(validation_images),
+            scores(test_images, test_probabilities),
+            {set_name: scores(images) for set_name, images in others.items()},
+            settings["true_positive_rate"],
+        ),
+    }
+    write_json(config.ROBUSTNESS_DIR / f"{name}.json", results)
+    ood = results["not_a_digit"]
+    log.info(
+        "%s: corrupted %.4f (clean %.4f), other writers %.4f, not a digit: AUROC %.4f on Fashion-MNIST, "
+        "%.4f on noise, %.2f%% of test digits turned away",
+        name,
+        results["mean_corruption_accuracy"],
+        results["clean_accuracy"],
+        results["other_writers"]["accuracy"],
+        ood["fashion_mnist"]["auroc"],
+        ood["noise"]["auroc"],
+        100 * ood["test_digits_rejected"],
+    )
+    return results
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("variant", help="a name from params.yaml train.variants")
+    arguments = parser.parse_args()
+    runtime.start()
+    main(arguments.variant)

@@ -1,0 +1,66 @@
+"""Robustness: the "not a digit" scores, their AUROC and thresholds, the digits' typicality, and
+other writers' digits brought to MNIST's format."""
+
+import numpy as np
+import pytest
+
+from mnist_zoo import digits, robustness
+from tests.conftest import synthetic_digits
+
+
+def test_auroc_of_a_separable_toy_is_one_and_of_its_reverse_zero():
+    digit_scores, other_scores = np.array([0.9, 0.8, 0.95, 0.7]), np.array([0.1, 0.5, 0.3])
+    assert robustness.auroc(digit_scores, other_scores) == 1.0
+    assert robustness.auroc(other_scores, digit_scores) == 0.0
+    assert robustness.auroc(np.array([0.5, 0.5]), np.array([0.5])) == 0.5  # ties count half
+
+
+def test_the_threshold_keeps_at_least_the_share_asked_for():
+    scores = np.random.default_rng(0).normal(size=999)
+    for rate in (0.5, 0.9, 0.95, 0.99):
+        threshold = robustness.threshold_at(scores, rate)
+        assert np.mean(scores >= threshold) >= rate
+        assert np.mean(scores >= np.nextafter(threshold, np.inf)) < rate  # and no more than needed
+    others = np.array([-10.0, 0.0, 10.0])
+    assert robustness.false_positive_rate(scores, others, 0.5) == pytest.approx(2 / 3)  # 0 and 10 pass the median
+
+
+def test_not_a_digit_thresholds_keep_the_validation_digits_and_flag_the_rest():
+    rng = np.random.default_rng(1)
+
+    def scores(centre: float, count: int) -> dict[str, np.ndarray]:
+        return {name: rng.normal(centre, 1.0, count) for name in ("confidence", "reconstruction", "neighbours", "ink")}
+
+    validation, test = scores(10.0, 4000), scores(10.0, 4000)
+    figures = robustness.not_a_digit(validation, test, {"far": scores(-10.0, 500), "near": scores(9.0, 500)}, 0.95)
+    assert set(figures["threshold"]) == {"confidence", "reconstruction", "neighbours", "ink"}
+    assert figures["test_digits_rejected"] <= 0.06  # four thresholds, each missing a quarter of the 5%
+    # Together the scores rank by the validation digits: a test digit below them all ties with the far ones.
+    assert figures["far"]["auroc"] >= 0.999 and figures["far"]["flagged"] == 1.0 and figures["far"]["fpr_at_tpr"] == 0.0
+    assert figures["far"]["auroc_confidence"] == 1.0
+    assert 0.5 < figures["near"]["auroc"] < 1.0 and figures["near"]["flagged"] < 1.0
+    assert digits.is_digit(validation, figures["threshold"]).mean() >= 0.95
+
+
+def test_noise_is_not_typical_of_digits_and_the_basis_round_trips(tmp_path):
+    images, _ = synthetic_digits(600, seed=5)
+    basis = robustness.fit_typicality(images[:500], num_components=20)
+    path = tmp_path / "typicality.npz"
+    path.write_bytes(robustness.typicality_bytes(basis))
+    loaded = digits.load_typicality(path)
+    np.testing.assert_array_equal(loaded.components, basis.components)
+    held_out, noise = (
+        digits.typicality(images[500:], loaded),
+        digits.typicality(robustness.noise_images(100, 0), loaded),
+    )
+    for score in ("reconstruction", "neighbours", "ink"):
+        assert robustness.auroc(held_out[score], noise[score]) == 1.0, score
+
+
+def test_other_writers_digits_arrive_in_mnists_format():
+    images, labels = robustness.other_writers()
+    assert images.shape == (1797, 28, 28) and images.dtype == np.float32 and labels.shape == (1797,)
+    assert set(labels.tolist()) == set(range(10))
+    assert images.max() == pytest.approx(255, abs=1) and images[:, 0, :].max() == 0  # light ink, dark border
+    rows, columns = np.nonzero(images[0] > 0)
+    assert max(rows.max() - rows.min(), columns.max() - columns.min()) + 1 <= 20  # fitted in 20x20
