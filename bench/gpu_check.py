@@ -35,33 +35,9 @@ DRY_RUN_IMAGES = {"train": 256, "validation": 64, "test": 128}
 def prepared_splits(prepared_dir: Path, raw_dir: Path, params: dict[str, Any]) -> dict[str, tuple]:
     """The train, validation and test tensors the pipeline trains on: the prepared files, or the
     same made here from the raw MNIST files by preprocess's own code and params."""
-    from mnist_zoo.dataset import load_split
+    from bench.profiles import splits_for
 
-    if (prepared_dir / "train.npz").is_file():
-        return {split: load_split(prepared_dir / f"{split}.npz") for split in DRY_RUN_IMAGES}
-    from mnist_zoo.prepare import IDX_FILES, decode_split, split_indices, subset_indices
-
-    if not all((raw_dir / name).is_file() for files in IDX_FILES.values() for name in files):
-        raise SystemExit(
-            f"gpu_check: neither {prepared_dir}/*.npz nor the four MNIST files in {raw_dir}: "
-            "carry one of them (dvc repro preprocess makes both)."
-        )
-    data = params["data"]
-    (train_images, train_labels), (test_images, test_labels) = (
-        decode_split(*((raw_dir / name).read_bytes() for name in IDX_FILES[split]), split)
-        for split in ("train", "test")
-    )
-    train, validation = split_indices(train_labels, data["validation_size"], data["subset"], data["split_seed"])
-    test = subset_indices(test_labels, data["test_subset"], data["split_seed"])
-
-    def split(images: np.ndarray, labels: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return images[indices][..., np.newaxis], labels[indices].astype(np.int32)
-
-    return {
-        "train": split(train_images, train_labels, train),
-        "validation": split(train_images, train_labels, validation),
-        "test": split(test_images, test_labels, test),
-    }
+    return splits_for(params, prepared_dir, raw_dir)
 
 
 def epochs_for(recipe_epochs: int, fraction: float, dry_run: bool) -> int:

@@ -9,14 +9,16 @@ says little when seeds differ by tenths of a point; this prints the spread to ju
 """
 
 import argparse
+import json
 import statistics
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mnist_zoo import runtime
-from mnist_zoo.config import PREDICT_BATCH_SIZE, PREPARED_DIR
-from mnist_zoo.dataset import load_split
+from mnist_zoo.config import PREDICT_BATCH_SIZE, PREPARED_DIR, SEED_BANDS_PATH
+from mnist_zoo.files import atomic_write_bytes
 from mnist_zoo.params import load_params, variant_backend, variant_spec
 
 
@@ -91,17 +93,27 @@ def format_spread(variant: str, protocol: str, rows: list[dict[str, Any]], param
     return "\n".join(lines)
 
 
-def main(variant: str, seeds: list[int], posts_protocol: bool, bar: float | None) -> str:
+def main(
+    variant: str,
+    seeds: list[int],
+    posts_protocol: bool,
+    bar: float | None,
+    profile: Path | None = None,
+    write_band: bool = False,
+) -> str:
+    from bench.profiles import apply_profile, load_profile, splits_for
     from mnist_zoo.models import validate_spec
 
     params = load_params()
+    if profile is not None:
+        params = apply_profile(params, load_profile(profile))
     spec = variant_spec(params, variant)
     validate_spec(variant, spec)
     if not seeds:
         raise SystemExit("Give at least one seed (--seeds N or --seed-list 1,2,3).")
     if not (PREPARED_DIR / "train.npz").is_file():
         raise SystemExit(f"{PREPARED_DIR / 'train.npz'} is missing: run `dvc repro preprocess` first.")
-    splits = {split: load_split(PREPARED_DIR / f"{split}.npz") for split in ("train", "validation", "test")}
+    splits = splits_for(params)
     protocol = (
         "the posts' protocol (train + validation images, every epoch, last weights)"
         if posts_protocol
@@ -119,7 +131,30 @@ def main(variant: str, seeds: list[int], posts_protocol: bool, bar: float | None
         variant, protocol, rows, int(params["seed"]), spec.get("reported_accuracy") if bar is None else bar
     )
     print(text)
+    if write_band:
+        band = write_seed_band(variant, spec, params, rows, "full" if profile is None else profile_name(profile))
+        print(f"wrote {SEED_BANDS_PATH}: {variant} on {band}")
     return text
+
+
+def profile_name(path: Path) -> str:
+    """bench/pull_request_profile.yaml -> pull_request: the name the gate's --profile uses."""
+    return path.stem.removesuffix("_profile")
+
+
+def write_seed_band(
+    variant: str, spec: dict[str, Any], params: dict[str, Any], rows: list[dict[str, Any]], profile: str
+) -> str:
+    """Record the spread in results/seed_bands.json (under the profile and the variant), with the
+    fingerprint of the recipe it was measured for, so the gate can tell when it goes stale."""
+    from mnist_zoo.comparison import recipe_fingerprint, seed_band
+
+    bands = json.loads(SEED_BANDS_PATH.read_text()) if SEED_BANDS_PATH.is_file() else {}
+    bands.setdefault(profile, {})[variant] = seed_band(
+        [row["test_accuracy"] for row in rows], recipe_fingerprint(params, spec), [row["seed"] for row in rows]
+    )
+    atomic_write_bytes(SEED_BANDS_PATH, (json.dumps(bands, indent=2, sort_keys=True) + "\n").encode())
+    return profile
 
 
 if __name__ == "__main__":
@@ -140,6 +175,12 @@ if __name__ == "__main__":
         default=None,
         help="count the seeds reaching this test accuracy (default: the variant's reported_accuracy)",
     )
+    parser.add_argument("--profile", type=Path, help="params to set first, e.g. bench/pull_request_profile.yaml")
+    parser.add_argument(
+        "--write-band",
+        action="store_true",
+        help="record the spread in results/seed_bands.json, for the gate and the pull-request comment",
+    )
     arguments = parser.parse_args()
     params = load_params()
     runtime.start(variant_backend(variant_spec(params, arguments.variant)))  # as the train stage does
@@ -149,4 +190,4 @@ if __name__ == "__main__":
         if arguments.seed_list
         else list(range(first, first + arguments.seeds))
     )
-    main(arguments.variant, chosen, arguments.posts_protocol, arguments.bar)
+    main(arguments.variant, chosen, arguments.posts_protocol, arguments.bar, arguments.profile, arguments.write_band)

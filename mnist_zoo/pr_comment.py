@@ -1,77 +1,60 @@
-"""Build the pull-request comment: per-variant changes of the summary's figures, the leaderboard,
-the cross-model plots.
+"""Build the pull-request comment: per variant, the change in test accuracy, the paired McNemar
+test on the same test images and the recipe's seed band, with a verdict; then the leaderboard and
+the cross-model plots. It says which runs it compared (full recipes, or the pull-request profile).
 
-Reads `dvc metrics diff --json` output (file or stdin) of results/metrics.json and
-results/leaderboard.md; prints Markdown that `cml comment create` posts (CML uploads the local PNGs
-it links). Run: `dvc metrics diff main --json | mnist-pr-comment - > comment.md` (or
+Prints Markdown that `cml comment create` posts (CML uploads the local PNGs it links).
+Run: `mnist-pr-comment --base main [--head HEAD] [--profile pull_request] > comment.md` (or
 `python -m mnist_zoo.pr_comment`).
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from mnist_zoo.config import LEADERBOARD_PATH, RESULTS_DIR, RESULTS_METRICS_PATH
+from mnist_zoo.comparison import Verdict, compare, describe
+from mnist_zoo.config import LEADERBOARD_PATH, RESULTS_DIR
+from mnist_zoo.params import load_params
 
-# The summary's figures per variant, as the comment's columns: (key, header, how to format).
-COLUMNS = (
-    ("accuracy", "Test accuracy", "percent"),
-    ("f1_macro", "Macro F1", "ratio"),
-    ("training_seconds", "Training s", "count"),
-    ("epochs", "Epochs", "count"),
-)
 PLOTS = tuple(
-    (RESULTS_DIR / name).as_posix() for name in ("leaderboard.png", "per_class_f1.png", "training_curves.png")
+    (RESULTS_DIR / name).as_posix()
+    for name in ("leaderboard.png", "per_class_f1.png", "training_curves.png", "robustness.png")
 )
+PROFILE_NOTES = {
+    "full": "full runs of every recipe (the base side restored from the DVC remote's run-cache)",
+    "pull_request": "the pull-request profile (fewer images and epochs, no DVC remote): compare its "
+    "figures with each other, not with the full runs' ",
+}
 
 
-def summarise_diff(diff: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One row per variant any of whose summary figures changed, in name order."""
-    metrics = diff.get(RESULTS_METRICS_PATH.as_posix()) or {}
-    figures = {key for key, _, _ in COLUMNS}
-    variants = sorted({key.partition(".")[2] for key in metrics if key.partition(".")[0] in figures})
-    rows = []
-    for variant in variants:
-        row = {"variant": variant}
-        for key, _, _ in COLUMNS:
-            entry = metrics.get(f"{key}.{variant}", {})
-            row[key] = (entry.get("old"), entry.get("new"), entry.get("diff"))
-        rows.append(row)
-    return rows
-
-
-def format_change(old: float | None, new: float | None, change: float | None, kind: str) -> str:
-    def number(value: float | None) -> str:
-        if value is None:
-            return "-"
-        return {"percent": f"{value:.2%}", "ratio": f"{value:.4f}", "count": f"{value:,.0f}"}[kind]
-
-    if old is None and new is None:
-        return "unchanged"
-    if change is None:
-        return f"{number(old)} -> {number(new)}"
-    sign = "+" if change >= 0 else "-"
-    delta = {"percent": f"{abs(change) * 100:.2f} pp", "ratio": f"{abs(change):.4f}", "count": f"{abs(change):,.0f}"}[
-        kind
-    ]
-    return f"{number(old)} -> {number(new)} ({sign}{delta})"
-
-
-def comment_markdown(diff: dict[str, Any], leaderboard: str, base: str, plots: tuple[str, ...] = PLOTS) -> str:
-    rows = summarise_diff(diff)
-    lines = [f"## Model report against `{base}`", ""]
-    if rows:
+def comment_markdown(
+    verdicts: list[Verdict],
+    leaderboard: str,
+    base: str,
+    profile: str,
+    band_sds: float,
+    significance: float,
+    plots: tuple[str, ...] = PLOTS,
+) -> str:
+    lines = [f"## Model report against `{base}`", "", f"Compared: {PROFILE_NOTES[profile]}.", ""]
+    if verdicts:
         lines += [
-            "| Variant | " + " | ".join(header for _, header, _ in COLUMNS) + " |",
-            "|---" * (len(COLUMNS) + 1) + "|",
+            "| Variant | Test accuracy | Paired test (right only on base / only here, p) | Seed band | Verdict |",
+            "|---|---|---|---|---|",
         ]
-        for row in rows:
-            cells = [format_change(*row[key], kind) for key, _, kind in COLUMNS]
-            lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
+        for verdict in verdicts:
+            cells = describe(verdict, band_sds)
+            lines.append(
+                f"| {verdict.variant} | {cells['accuracy']} | {cells['paired']} | {cells['band']} | "
+                f"{cells['verdict']} |"
+            )
+        lines += [
+            "",
+            f"A drop is a regression when the paired McNemar test on the same test images gives "
+            f"p < {significance:g} and it lies outside ±{band_sds:g} sd of the recipe's seed band "
+            f"(bench/seed_spread.py, results/seed_bands.json).",
+        ]
     else:
-        lines.append("No variant's test figures changed.")
+        lines.append("No variant was evaluated on both sides.")
     lines += ["", leaderboard.replace("# Leaderboard", "### Leaderboard", 1).strip(), ""]
     lines += [f"![{Path(plot).stem}]({plot})" for plot in plots if Path(plot).exists()]
     return "\n".join(lines) + "\n"
@@ -79,13 +62,24 @@ def comment_markdown(diff: dict[str, Any], leaderboard: str, base: str, plots: t
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("diff_json", help="`dvc metrics diff --json` output, or - for stdin")
-    parser.add_argument("--base", default="the base branch", help="name of the compared revision")
+    parser.add_argument("--base", required=True, help="the base revision, e.g. main or quick-base")
+    parser.add_argument("--head", default=None, help="this side's revision (default: the workspace)")
+    parser.add_argument("--profile", choices=sorted(PROFILE_NOTES), default="full")
+    parser.add_argument("--base-name", default=None, help="how the comment names the base (default: --base)")
     parser.add_argument("--leaderboard", type=Path, default=LEADERBOARD_PATH)
     arguments = parser.parse_args(argv)
-    text = sys.stdin.read() if arguments.diff_json == "-" else Path(arguments.diff_json).read_text()
-    diff = json.loads(text or "{}")
-    sys.stdout.write(comment_markdown(diff, arguments.leaderboard.read_text(), arguments.base))
+    params = load_params()
+    verdicts = compare(arguments.base, arguments.head, arguments.profile, params)
+    sys.stdout.write(
+        comment_markdown(
+            verdicts,
+            arguments.leaderboard.read_text(),
+            arguments.base_name or arguments.base,
+            arguments.profile,
+            params["report"]["band_sds"],
+            params["report"]["significance"],
+        )
+    )
 
 
 if __name__ == "__main__":

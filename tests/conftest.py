@@ -2,6 +2,7 @@
 
 import gzip
 import inspect
+import json
 import os
 import re
 import shutil
@@ -210,4 +211,56 @@ def tiny_project(in_tmp_project: Path) -> Path:
         {"model.epochs": 2, "model.filters": 4, "model.dense_units": 16, "model.optimizer.ema_momentum": 0.5}
     )
     update_params(in_tmp_project / "params.yaml", updates)
+    return in_tmp_project
+
+
+# The gate's and the comment's tests: two runs of two variants on 10,000 test images.
+LABELS = (np.arange(10_000) % 10).astype(np.uint8)
+DVC = str(Path(sys.executable).with_name("dvc"))
+
+
+def write_side(wrong: dict[str, int]) -> None:
+    """One side's outputs as the pipeline writes them: the summary (git) and, per variant, its digit
+    per test image (DVC) with `wrong[variant]` mistakes, the first ones."""
+    Path("results").mkdir(exist_ok=True)
+    Path("metrics/predictions").mkdir(parents=True, exist_ok=True)
+    accuracy = {}
+    for name, count in wrong.items():
+        digits = LABELS.copy()
+        digits[:count] = (digits[:count] + 1) % 10
+        np.save(f"metrics/predictions/{name}.npy", digits)
+        accuracy[name] = 1 - count / len(LABELS)
+    Path("results/metrics.json").write_text(json.dumps({"accuracy": accuracy}))
+
+
+@pytest.fixture
+def paired_runs(in_tmp_project: Path) -> Path:
+    """A repo whose HEAD holds a base run (lenet5 and flagship, 100 mistakes each), the test labels
+    in the workspace, and seed bands of 0.05 pp for both recipes."""
+    run(["git", "init", "-q"], in_tmp_project)
+    run([DVC, "init", "-q"], in_tmp_project)
+    Path("data/prepared").mkdir(parents=True)
+    np.savez("data/prepared/test.npz", images=np.zeros((len(LABELS), 28, 28), np.uint8), labels=LABELS)
+    Path("dvc.yaml").write_text(
+        "stages:\n  report:\n    cmd: 'true'\n    outs: [metrics/predictions]\n"
+        "    metrics: [results/metrics.json: {cache: false}]\n"
+    )
+    from mnist_zoo import comparison
+    from mnist_zoo.params import load_params, variant_spec
+
+    params = load_params()
+    bands = {
+        "full": {
+            name: comparison.seed_band(
+                [0.9895, 0.99, 0.9905], comparison.recipe_fingerprint(params, variant_spec(params, name)), [42, 43, 44]
+            )
+            for name in ("lenet5", "flagship")
+        }
+    }
+    Path("results").mkdir()
+    Path("results/seed_bands.json").write_text(json.dumps(bands))
+    write_side({"lenet5": 100, "flagship": 100})
+    run([DVC, "commit", "-q", "--force"], in_tmp_project)
+    run(["git", "add", "-A"], in_tmp_project)
+    run(["git", "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "base"], in_tmp_project)
     return in_tmp_project

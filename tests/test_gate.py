@@ -1,56 +1,54 @@
-"""The regression gate: passes within the threshold, fails past it against a git revision."""
+"""The regression gate against a git revision: the summary from git, each model's test-set
+predictions from the DVC cache, the seed bands from results/seed_bands.json."""
 
-import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from mnist_zoo import gate
-from tests.conftest import run
+from tests.conftest import write_side
 
 
-def test_regressions_respect_the_threshold():
-    base = {"a": 0.99, "b": 0.98, "gone": 0.5}
-    current = {"a": 0.985, "b": 0.97, "new": 0.1}
-    assert gate.regressions(base, current, max_drop=0.02) == []
-    assert gate.regressions(base, current, max_drop=0.005) == ["b: 0.9800 -> 0.9700 (-0.0100, allowed -0.0050)"]
-    assert gate.regressions(base, current, max_drop=0.0) == [
-        "a: 0.9900 -> 0.9850 (-0.0050, allowed -0.0000)",
-        "b: 0.9800 -> 0.9700 (-0.0100, allowed -0.0000)",
-    ]
-
-
-def write_accuracies(accuracies: dict[str, float]) -> None:
-    """A summary as report writes it: the short labels' errors first, accuracy per variant after."""
-    Path("results").mkdir(exist_ok=True)
-    summary = {"lnt5": 2.0, "flag": 0.5, "accuracy": accuracies, "epochs": dict.fromkeys(accuracies, 3)}
-    Path("results/metrics.json").write_text(json.dumps(summary))
-
-
-def test_gate_against_a_revision(in_tmp_project: Path, capsys: pytest.CaptureFixture):
-    """The base side's summary is a git file, as the pipeline's report writes it (`cache: false`)."""
-    run(["git", "init", "-q"], in_tmp_project)
-    run([str(Path(sys.executable).with_name("dvc")), "init", "-q"], in_tmp_project)
-    Path("dvc.yaml").write_text(
-        "stages:\n  report:\n    cmd: 'true'\n    metrics: [results/metrics.json: {cache: false}]\n"
-    )
-    write_accuracies({"lenet5": 0.98, "flagship": 0.995})
-    run(["git", "add", "-A"], in_tmp_project)
-    run(["git", "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "base"], in_tmp_project)
-    assert "results/metrics.json" in run(["git", "ls-files"], in_tmp_project).stdout
-    write_accuracies({"lenet5": 0.979, "flagship": 0.985})
-
-    assert gate.main(["--rev", "HEAD", "--max-drop", "0.02"]) == 0
-    assert gate.main(["--rev", "HEAD"]) == 1  # params.yaml's 0.005: flagship lost 0.01
+def test_the_same_predictions_pass(paired_runs: Path, capsys: pytest.CaptureFixture):
+    assert gate.main(["--rev", "HEAD"]) == 0
     output = capsys.readouterr().out
-    assert "flagship: 0.9950 -> 0.9850" in output and "lenet5: 0.98" not in output.split("regressions")[-1]
+    assert "flagship: 99.00% -> 99.00% (+0.00 pp); paired test 0 / 0, p = 1" in output and "REGRESSION" not in output
+
+
+def test_a_significant_drop_outside_the_band_fails_and_names_the_variant(paired_runs: Path, capsys):
+    write_side({"lenet5": 100, "flagship": 200})  # the flagship loses a point on 100 more images
+    assert gate.main(["--rev", "HEAD"]) == 1
+    output = capsys.readouterr().out
+    assert "flagship: 99.00% -> 98.00% (-1.00 pp); paired test 100 / 0, p = 1.58e-30; seed band outside" in output
+    assert "lenet5: 99.00% -> 99.00%" in output and output.strip().endswith("): flagship")
+
+
+def test_a_drop_inside_the_band_passes(paired_runs: Path, capsys):
+    write_side({"lenet5": 103, "flagship": 100})  # 0.03 pp: significant? no, and inside ±2 sd of 0.05 pp
+    assert gate.main(["--rev", "HEAD"]) == 0
+
+
+def test_a_revision_without_a_summary_is_a_clear_error(paired_runs: Path):
     with pytest.raises(ValueError, match="Cannot read the test accuracies in results/metrics.json at revision 'nope'"):
         gate.main(["--rev", "nope"])
 
 
-@pytest.mark.parametrize("value", ["-0.1", "2"])
-def test_a_max_drop_override_outside_0_to_1_is_refused(in_tmp_project: Path, value: str, capsys):
+@pytest.mark.parametrize("value", ["0", "1.5"])
+def test_a_significance_override_outside_zero_to_one_is_refused(in_tmp_project: Path, value: str, capsys):
     with pytest.raises(SystemExit) as stopped:
-        gate.main(["--rev", "HEAD", "--max-drop", value])
-    assert stopped.value.code == 2 and f"--max-drop is {float(value):g}; give the share" in capsys.readouterr().err
+        gate.main(["--rev", "HEAD", "--significance", value])
+    assert (
+        stopped.value.code == 2 and f"--significance is {float(value):g}; give a p-value bar" in capsys.readouterr().err
+    )
+
+
+def test_the_console_script_runs_the_gate(paired_runs: Path):
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("mnist-gate")), "--rev", "HEAD"],
+        cwd=paired_runs,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0 and "No regression against HEAD (2 variants compared" in result.stdout, result.stderr

@@ -306,15 +306,17 @@ def results_table(summary: dict, params: dict) -> str:
     prints it after a rerun."""
     names = sorted(summary["accuracy"], key=lambda name: -summary["accuracy"][name])
     lines = [
-        "| Variant | Test accuracy | Macro F1 | Post reported | Training s | Epochs |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| Variant | Test accuracy | Macro F1 | Post reported | ECE | Corrupted | Other writers | Not a digit (AUROC) "
+        "| Training s | Epochs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in names:
         reported = variant_spec(params, name).get("reported_accuracy")
         lines.append(
             f"| {name} | {summary['accuracy'][name]:.2%} | {summary['f1_macro'][name]:.4f} | "
-            f"{'-' if reported is None else f'{reported:.2%}'} | {summary['training_seconds'][name]:,.0f} | "
-            f"{summary['epochs'][name]} |"
+            f"{'-' if reported is None else f'{reported:.2%}'} | {summary['ece'][name]:.4f} | "
+            f"{summary['corruption_accuracy'][name]:.2%} | {summary['other_writers_accuracy'][name]:.2%} | "
+            f"{summary['ood_auroc'][name]:.4f} | {summary['training_seconds'][name]:,.0f} | {summary['epochs'][name]} |"
         )
     return "\n".join(lines)
 

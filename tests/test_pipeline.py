@@ -3,6 +3,7 @@ project, on a small subset of the real MNIST (fetch only accepts the real files'
 Fashion-MNIST's test set."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
+    MIRROR_VARIABLES,
     NEEDS_REAL_DATA,
+    PROJECT_ROOT,
     REAL_DATA,
     TINY_PROFILE,
     TINY_VARIANTS,
@@ -107,11 +110,12 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     assert {"Accuracy per epoch", "Loss per epoch", "plots/confusion/flagship.csv"} <= set(plots)
     assert {"plots/confusion/lenet5.png", "results/leaderboard.png", "results/per_class_f1.png"} <= set(plots)
 
-    # The regression gate passes within a threshold and fails when the drop crosses it.
+    # The regression gate, on the paired test of the two runs' predictions (from the DVC cache): a
+    # bar no p-value reaches passes the drop; a bar every discordant pair reaches fails it (no seed
+    # band is measured for these tiny runs, so any significant drop counts).
     accuracy = {side: flagship["accuracy"][side] for side in ("old", "new")}
     assert accuracy["old"] != accuracy["new"]
     gate = [sys.executable, "-m", "mnist_zoo.gate"]
-    run(gate + ["--rev", "HEAD", "--max-drop", "1.0"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "filters=8"], repo)
     # Put the worse revision's results in the workspace (the summary is a git file; the per-variant
@@ -119,13 +123,16 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     worse, better = ("HEAD~1", "HEAD") if accuracy["old"] < accuracy["new"] else ("HEAD", "HEAD~1")
     run(["git", "checkout", worse, "--", "dvc.lock", "params.yaml", "results"], repo)
     dvc(repo, "checkout")
-    drop = abs(accuracy["new"] - accuracy["old"])
+    passed = subprocess.run(
+        gate + ["--rev", better, "--significance", "1e-300"], cwd=repo, capture_output=True, text=True
+    )
     failed = subprocess.run(
-        gate + ["--rev", better, "--max-drop", str(drop / 2)], cwd=repo, capture_output=True, text=True
+        gate + ["--rev", better, "--significance", "0.9999"], cwd=repo, capture_output=True, text=True
     )
     run(["git", "checkout", "HEAD", "--", "dvc.lock", "params.yaml", "results"], repo)
     dvc(repo, "checkout")
-    assert failed.returncode == 1 and "flagship:" in failed.stdout, failed.stdout + failed.stderr
+    assert passed.returncode == 0 and "paired test" in passed.stdout, passed.stdout + passed.stderr
+    assert failed.returncode == 1 and failed.stdout.strip().endswith("flagship"), failed.stdout + failed.stderr
 
 
 def test_changing_one_recipe_reruns_only_that_variant(repo: Path):
@@ -210,3 +217,55 @@ def test_same_params_and_data_give_the_same_metrics(repo: Path):
         <= stages_run(dvc(repo, "repro"))
         <= {"report", "export@lenet5", "robustness@lenet5"}
     )
+
+
+def test_without_a_remote_the_workflow_compares_the_pull_request_profile(repo: Path):
+    """The workflow's own script with no DVC remote: both sides on the profile, every stage run here;
+    the comment gives every variant its paired test and its seed band on that profile."""
+    script = PROJECT_ROOT / ".github/scripts/quick_profile.sh"
+    environment = dict(
+        os.environ,
+        QUICK_PROFILE="-S model.dense_units=10",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        **{variable: str(Path(os.environ[variable]).resolve()) for variable in MIRROR_VARIABLES},
+    )
+    base = run(["bash", str(script), "base"], repo, env=environment).stdout
+    assert "no DVC remote configured" in base and "profile=pull_request" in base
+    assert stages_run(base) == variant_stages("flagship")
+    update_params(repo / "params.yaml", {"variants.lenet5.epochs": 2})
+    run(["git", "commit", "-qam", "pull request: lenet5 for 2 epochs"], repo)
+    head = run(["bash", str(script), "head"], repo, env=environment).stdout
+    assert stages_run(head) == variant_stages("lenet5")  # the flagship's profile run was the base's
+    # Seed bands measured on this profile (as bench/seed_spread.py --write-band records them).
+    from mnist_zoo import comparison
+    from mnist_zoo.params import load_params, variant_spec
+
+    params = load_params(repo / "params.yaml")
+    bands = {
+        "pull_request": {
+            name: comparison.seed_band(
+                [0.5, 0.52, 0.54], comparison.recipe_fingerprint(params, variant_spec(params, name)), [42, 43, 44]
+            )
+            for name in VARIANTS
+        }
+    }
+    (repo / "results/seed_bands.json").write_text(json.dumps(bands))
+    comment = run(
+        [
+            sys.executable,
+            "-m",
+            "mnist_zoo.pr_comment",
+            "--base",
+            "quick-base",
+            "--head",
+            "quick-head",
+            "--profile",
+            "pull_request",
+        ],
+        repo,
+        env=environment,
+    ).stdout
+    assert "Compared: the pull-request profile" in comment
+    for name in VARIANTS:
+        row = next(line for line in comment.splitlines() if line.startswith(f"| {name} |"))
+        assert ", p = " in row and "±2 sd (2.00 pp over 3 seeds)" in row, row

@@ -8,7 +8,7 @@ import pytest
 
 from bench import seed_spread
 from mnist_zoo import training
-from tests.conftest import spy_on_fit, update_params
+from tests.conftest import spy_on_fit, update_params, write_mnist_gz
 
 
 def test_summary_counts_the_seeds_reaching_the_bar():
@@ -75,3 +75,32 @@ def test_posts_protocol_trains_on_train_plus_validation_for_every_epoch(tiny_pro
 def test_missing_data_says_which_stage_to_run(in_tmp_project: Path):
     with pytest.raises(SystemExit, match="run `dvc repro preprocess` first"):
         seed_spread.main("chollet", [42], posts_protocol=False, bar=None)
+
+
+def test_a_profiles_band_is_recorded_with_its_recipes_fingerprint(tiny_project: Path):
+    """--profile sets params first, as the workflow's `dvc exp run -S` does; --write-band records the
+    spread where the gate reads it, with the fingerprint of the recipe it was measured for."""
+    from bench.profiles import apply_profile
+    from mnist_zoo.comparison import recipe_fingerprint
+    from mnist_zoo.params import load_params, variant_spec
+
+    write_mnist_gz(tiny_project / "data/raw", num_train=300, num_test=100)  # the profile's data are made from these
+    profile = tiny_project / "quick.yaml"
+    profile.write_text("variants.mlp_relu.epochs: 1\ndata.validation_size: 50\ndata.subset: 150\n")
+    seed_spread.main("mlp_relu", [1, 2], posts_protocol=False, bar=None, profile=profile, write_band=True)
+    bands = json.loads((tiny_project / "results/seed_bands.json").read_text())
+    band = bands["quick"]["mlp_relu"]
+    assert band["seeds"] == [1, 2] and len(band["accuracies"]) == 2
+    assert band["mean"] == pytest.approx(sum(band["accuracies"]) / 2, abs=1e-6)
+    params = apply_profile(
+        load_params(), {"variants.mlp_relu.epochs": 1, "data.validation_size": 50, "data.subset": 150}
+    )
+    assert band["recipe"] == recipe_fingerprint(params, variant_spec(params, "mlp_relu"))
+    assert band["recipe"] != recipe_fingerprint(load_params(), variant_spec(load_params(), "mlp_relu"))
+
+
+def test_a_profile_key_params_does_not_have_is_refused(tiny_project: Path):
+    profile = tiny_project / "typo.yaml"
+    profile.write_text("model.epoks: 2\n")
+    with pytest.raises(ValueError, match="params.yaml: model.epoks is 2; allowed: no such key here"):
+        seed_spread.main("flagship", [1], posts_protocol=False, bar=None, profile=profile)

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The pull-request workflow's model run for one side, kept here so that tests/test_remote.py runs
-# exactly these commands against a loopback S3 server.
+# exactly these commands, with and without a loopback S3 server as the remote.
 #
 # usage: .github/scripts/quick_profile.sh base|head    (run with the side's commit checked out)
 #
-# Reproduces the pipeline on $QUICK_PROFILE (dvc exp run -S ... switches), commits the result and
-# tags it quick-<side>. With a DVC remote (DVC_REMOTE_URL from the repository's secrets, or a
-# default remote in the committed .dvc/config), each stage whose run is already in the remote's
-# run-cache (same code, params and data) is restored instead of rerun, so the base branch is not
-# retrained on every pull request, and this side's runs are pushed for the next one.
+# With a DVC remote (DVC_REMOTE_URL from the repository's secrets, or a default remote in the
+# committed .dvc/config): full runs of every recipe. Each stage whose run is already in the
+# remote's run-cache (same code, params and data: the base branch, normally) is restored instead of
+# rerun, so a pull request trains only what it changed; this side's runs are pushed for the next.
+# Without one: the pull-request profile ($PROFILE_FILE, by default bench/pull_request_profile.yaml;
+# or $QUICK_PROFILE's `-S key=value` switches), small enough to run both sides here.
+# Either way it commits the result, tags it quick-<side> and says which profile it ran
+# (profile=full|pull_request on stdout and, in GitHub Actions, in $GITHUB_OUTPUT).
 set -euo pipefail
 side=${1:?usage: quick_profile.sh base|head}
-read -r -a profile <<< "${QUICK_PROFILE:?set QUICK_PROFILE to the dvc exp run -S switches of the quick profile}"
+profile_file=${PROFILE_FILE:-bench/pull_request_profile.yaml}
 
 if [ -n "${DVC_REMOTE_URL:-}" ]; then
   dvc remote add --local --force --default ci "$DVC_REMOTE_URL"
@@ -21,13 +24,26 @@ if [ -n "${DVC_REMOTE_URL:-}" ]; then
 fi
 
 if dvc remote default > /dev/null 2>&1; then
-  echo "quick profile ($side): DVC remote '$(dvc remote default)': restoring stages from its run-cache where it has them"
-  dvc exp run --pull "${profile[@]}"
+  profile=full
+  echo "quick profile ($side): DVC remote '$(dvc remote default)': full runs, restoring stages from its run-cache where it has them"
+  dvc exp run --pull
   dvc push --run-cache
 else
-  echo "quick profile ($side): no DVC remote configured: every stage runs here"
-  dvc exp run "${profile[@]}"
+  profile=pull_request
+  if [ -n "${QUICK_PROFILE:-}" ]; then
+    read -r -a switches <<< "$QUICK_PROFILE"
+  else
+    # Each `key: value` of the committed profile as a `-S key=value` switch.
+    mapfile -t switches < <(python3 -c '
+import json, sys, yaml
+for key, value in yaml.safe_load(open(sys.argv[1])).items():
+    print("-S"), print(f"{key}={json.dumps(value)}")' "$profile_file")
+  fi
+  echo "quick profile ($side): no DVC remote configured: the pull-request profile, every stage run here"
+  dvc exp run "${switches[@]}"
 fi
 git add -A
-git commit -qm "quick profile: $side"
+git commit -qm "quick profile: $side ($profile)"
 git tag -f "quick-$side"
+echo "profile=$profile"
+if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "profile=$profile" >> "$GITHUB_OUTPUT"; fi
