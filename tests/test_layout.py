@@ -164,7 +164,7 @@ def test_what_a_reviewer_reads_is_in_git_and_the_rest_in_the_cache():
                 declared[path] = name
     assert declared == {"results/metrics.json": "report"}
     headline = {path for plot in DVC_YAML["plots"] for spec in plot.values() for path in spec["y"]}
-    assert headline == {"results/training_curves.csv"}
+    assert headline == {"results/training_curves.csv", "results/reliability.csv"}
     ignored = subprocess.run(["git", "check-ignore", "-q", "results/metrics.json"], cwd=PROJECT_ROOT)
     assert ignored.returncode == 1  # not git-ignored: it is committed
 

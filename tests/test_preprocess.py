@@ -119,7 +119,7 @@ def test_main_writes_compact_uint8_tensors(in_tmp_project: Path):
 def test_real_mnist_has_the_known_counts(in_tmp_project: Path):
     from mnist_zoo import download
 
-    download.fetch_all([MNIST_MIRROR], Path("data/raw"), timeout_seconds=60)
+    download.fetch_all(download.MNIST, [MNIST_MIRROR], Path("data/raw"), timeout_seconds=60)
     train_images, train_labels = prepare.decode_split(
         Path("data/raw/train-images-idx3-ubyte.gz").read_bytes(),
         Path("data/raw/train-labels-idx1-ubyte.gz").read_bytes(),
