@@ -33,8 +33,8 @@ PER_VARIANT = ("train", "evaluate", "export", "robustness")
 
 
 def variant_stages(name: str) -> set[str]:
-    """The stages one variant's params or model feed, and the report of them all."""
-    return {f"{stage}@{name}" for stage in PER_VARIANT} | {"report"}
+    """The stages one variant's params or model feed, and the report and page of them all."""
+    return {f"{stage}@{name}" for stage in PER_VARIANT} | {"report", "site"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = copy_project(tmp_path_factory.mktemp("project"))
     update_params(repo / "params.yaml", TINY_PROFILE)
     output = dvc(repo, "repro")
-    assert stages_run(output) == {"fetch", "fetch_fashion", "preprocess", "typicality", "corrupt", "report"} | {
+    assert stages_run(output) == {"fetch", "fetch_fashion", "preprocess", "typicality", "corrupt", "report", "site"} | {
         f"{stage}@{name}" for stage in PER_VARIANT for name in VARIANTS
     }
     for name in VARIANTS:  # the robustness stage's figures, from the real data
@@ -162,6 +162,7 @@ def test_a_code_edit_makes_stale_only_the_stages_whose_outputs_it_shapes(repo: P
         f"evaluate@{name}" for name in VARIANTS
     }
     assert stale_after_editing(repo, "mnist_zoo/training.py", "fit") == {f"train@{name}" for name in VARIANTS}
+    assert stale_after_editing(repo, "mnist_zoo/site.py", "markdown_html") == {"site"}
     assert dvc(repo, "status", "--json").strip() in ("{}", "")
 
 
@@ -169,12 +170,14 @@ def test_editing_evaluation_code_retrains_nothing(repo: Path):
     evaluate_module = repo / "mnist_zoo" / "evaluation.py"
     evaluate_module.write_text(evaluate_module.read_text() + "\n# an edit\n")
     output = dvc(repo, "repro")
-    assert stages_run(output) == {f"evaluate@{name}" for name in VARIANTS} | {"report"}
+    evaluation = {f"evaluate@{name}" for name in VARIANTS} | {"report"}
+    assert evaluation <= stages_run(output) <= evaluation | {"site"}  # the page if a figure's bytes changed
 
 
 def test_changing_the_split_reruns_preprocess_and_every_model_but_not_fetch(repo: Path):
     output = dvc(repo, "exp", "run", "-S", "data.validation_size=120")
-    assert stages_run(output) == {"preprocess", "typicality", "corrupt", "report"} | {
+    # The test split is unchanged, so its corrupted copies are too: `corrupt` stays put.
+    assert stages_run(output) == {"preprocess", "typicality", "report", "site"} | {
         f"{stage}@{name}" for stage in PER_VARIANT for name in VARIANTS
     }
 
@@ -194,12 +197,13 @@ def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_p
         "train_transfer@vgg16_transfer",
         "evaluate_transfer@vgg16_transfer",
         "report",
+        "site",  # the summary it reads changed: it now lists vgg16_transfer
     }
     assert "| vgg16_transfer |" in (repo / "results/leaderboard.md").read_text()
     # Changing only the head reuses the cached features.
     update_params(repo / "params.yaml", {"variants.vgg16_transfer.epochs": 2})
     output = dvc(repo, "repro", VGG16_WEIGHTS=str(weights))
-    assert stages_run(output) == {"train_transfer@vgg16_transfer", "evaluate_transfer@vgg16_transfer", "report"}
+    assert stages_run(output) == {"train_transfer@vgg16_transfer", "evaluate_transfer@vgg16_transfer", "report", "site"}
 
 
 def test_same_params_and_data_give_the_same_metrics(repo: Path):
@@ -215,7 +219,7 @@ def test_same_params_and_data_give_the_same_metrics(repo: Path):
     assert (
         {"report", "export@lenet5"}
         <= stages_run(dvc(repo, "repro"))
-        <= {"report", "export@lenet5", "robustness@lenet5"}
+        <= {"report", "export@lenet5", "robustness@lenet5", "site"}
     )
 
 
@@ -229,6 +233,7 @@ def test_without_a_remote_the_workflow_compares_the_pull_request_profile(repo: P
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         **{variable: str(Path(os.environ[variable]).resolve()) for variable in MIRROR_VARIABLES},
     )
+    run(["git", "reset", "-q", "--hard"], repo)  # the base is the committed state, not an earlier test's experiment
     base = run(["bash", str(script), "base"], repo, env=environment).stdout
     assert "no DVC remote configured" in base and "profile=pull_request" in base
     assert stages_run(base) == variant_stages("flagship")

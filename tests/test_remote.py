@@ -34,8 +34,8 @@ pytestmark = pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA)
 
 
 def variant_stages(name: str) -> set[str]:
-    """What a change to one variant's params runs: its own stages and the report."""
-    return {f"{stage}@{name}" for stage in ("train", "evaluate", "export", "robustness")} | {"report"}
+    """What a change to one variant's params runs: its own stages, the report and the page."""
+    return {f"{stage}@{name}" for stage in ("train", "evaluate", "export", "robustness")} | {"report", "site"}
 
 
 # The README's compact comparison: one row per experiment, each variant's test error under its
@@ -318,9 +318,9 @@ def test_wrong_credentials_get_a_clear_error_and_change_nothing(team: Team):
 
 def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Team):
     """The workflow's own script, with the team's remote as the repository secret: full runs, the base
-    side restored from the run-cache on a fresh runner (nothing trains, only the report reruns), the
-    pull request training only the variant it changed; then the comment and the gate, with the
-    paired test of every variant on the same test images."""
+    side restored on a fresh runner (nothing runs: the models come from the run-cache, the summary
+    is in git), the pull request training only the variant it changed; then the comment and the
+    gate, with the paired test of every variant on the same test images."""
     script = Path(__file__).resolve().parents[1] / ".github/scripts/quick_profile.sh"
     environment = {
         **os.environ,
@@ -333,7 +333,7 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
     clone = team.clone("runner")
     base = run(["bash", str(script), "base"], clone, env=environment).stdout
     assert "DVC remote 'ci'" in base and "profile=full" in base
-    assert stages_run(base) == {"report"}, base  # every model from the run-cache: main's pushed run
+    assert stages_run(base) == set(), base  # every model from the run-cache: main's pushed run
     assert run(["git", "rev-parse", "quick-base"], clone).stdout == run(["git", "rev-parse", "HEAD"], clone).stdout
 
     update_params(clone / "params.yaml", {"variants.lenet5.epochs": 3})  # a run nobody has pushed

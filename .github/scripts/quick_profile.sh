@@ -2,7 +2,8 @@
 # The pull-request workflow's model run for one side, kept here so that tests/test_remote.py runs
 # exactly these commands, with and without a loopback S3 server as the remote.
 #
-# usage: .github/scripts/quick_profile.sh base|head    (run with the side's commit checked out)
+# usage: .github/scripts/quick_profile.sh base|head|main    (run with that commit checked out;
+#        pages.yml runs it for main to build the page)
 #
 # With a DVC remote (DVC_REMOTE_URL from the repository's secrets, or a default remote in the
 # committed .dvc/config): full runs of every recipe. Each stage whose run is already in the
@@ -13,7 +14,7 @@
 # Either way it commits the result, tags it quick-<side> and says which profile it ran
 # (profile=full|pull_request on stdout and, in GitHub Actions, in $GITHUB_OUTPUT).
 set -euo pipefail
-side=${1:?usage: quick_profile.sh base|head}
+side=${1:?usage: quick_profile.sh base|head|main}
 profile_file=${PROFILE_FILE:-bench/pull_request_profile.yaml}
 
 if [ -n "${DVC_REMOTE_URL:-}" ]; then
@@ -43,7 +44,7 @@ for key, value in yaml.safe_load(open(sys.argv[1])).items():
   dvc exp run "${switches[@]}"
 fi
 git add -A
-git commit -qm "quick profile: $side ($profile)"
+git commit -q --allow-empty -m "quick profile: $side ($profile)"  # empty: every stage was up to date
 git tag -f "quick-$side"
 echo "profile=$profile"
 if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "profile=$profile" >> "$GITHUB_OUTPUT"; fi

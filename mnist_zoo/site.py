@@ -1,0 +1,212 @@
+"""The zoo as a static page: draw a digit and every default variant answers, in the browser, through
+ONNX Runtime Web on the very ONNX exports `dvc repro` made and checked. Beside it, the leaderboard
+and each model's card, confusion matrix and worst mistakes. The page is plain files (web/: HTML,
+CSS and ES modules, no build step); any static host serves the folder this writes.
+
+ONNX Runtime Web comes from npm (package.json pins it, `npm ci` installs it, and its postinstall
+copies the three files the page needs, the CPU WebAssembly build, into web/vendor/). Without Node,
+the stage writes a page that says how to enable it, so the default `dvc repro` needs only Python.
+"""
+
+import html
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from mnist_zoo.digits import Typicality
+
+SITE_DIR = Path("site")  # what the stage writes: the page, ready to serve
+WEB_DIR = Path("web")  # the page's own files, in git
+VENDOR_DIR = WEB_DIR / "vendor"
+PAGE_FILES = ("index.html", "app.js", "normalise.js", "typicality.js", "style.css")
+# onnxruntime-web's CPU build: the module, its WebAssembly loader and the WebAssembly itself.
+RUNTIME_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+ENABLE = "install Node.js (18 or later), run `npm ci`, then `dvc repro site`"
+
+
+class Sources(NamedTuple):
+    """Where the page's inputs live: the project's own folders (config), or a test's."""
+
+    web: Path
+    export: Path
+    robustness: Path
+    confusion: Path
+    misclassified: Path
+    results: Path
+
+
+def missing_runtime(vendor_dir: Path) -> list[str]:
+    return [name for name in RUNTIME_FILES if not (vendor_dir / name).is_file()]
+
+
+def inline_markdown(text: str) -> str:
+    text = html.escape(text, quote=False)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+
+
+def markdown_html(text: str) -> str:
+    """The Markdown the cards use (headings, paragraphs, lists, fenced code) as HTML."""
+    out, paragraph, in_list, in_code = [], [], False, False
+
+    def flush() -> None:
+        nonlocal in_list
+        if paragraph:
+            out.append(f"<p>{inline_markdown(' '.join(paragraph))}</p>")
+            paragraph.clear()
+        if in_list:
+            out.append("</ul>")
+            in_list = False
+
+    for line in text.splitlines():
+        if line.startswith("```"):
+            flush()
+            out.append("</code></pre>" if in_code else "<pre><code>")
+            in_code = not in_code
+        elif in_code:
+            out.append(html.escape(line, quote=False))
+        elif heading := re.match(r"(#{1,6}) (.*)", line):
+            flush()
+            level = len(heading.group(1)) + 2  # the page's own h1 and h2 sit above a card
+            out.append(f"<h{min(level, 6)}>{inline_markdown(heading.group(2))}</h{min(level, 6)}>")
+        elif line.startswith("- "):
+            if paragraph:
+                out.append(f"<p>{inline_markdown(' '.join(paragraph))}</p>")
+                paragraph.clear()
+            if not in_list:
+                out.append("<ul>")
+                in_list = True
+            out.append(f"<li>{inline_markdown(line[2:])}</li>")
+        elif line.strip():
+            paragraph.append(line.strip())
+        else:
+            flush()
+    flush()
+    return "\n".join(out)
+
+
+def typicality_payload(basis: Typicality) -> bytes:
+    """The basis as the page reads it: float32, little-endian, the mean (784), then the components
+    (K rows of 784), then the reference digits' coordinates (N rows of K)."""
+    return b"".join(np.ascontiguousarray(part, dtype="<f4").tobytes() for part in basis)
+
+
+def page_data(
+    names: list[str],
+    summary: dict[str, Any],
+    robustness: dict[str, dict[str, Any] | None],
+    cards: dict[str, str],
+    basis: Typicality | None,
+    training_images: int | None,
+    model_bytes: dict[str, int],
+) -> dict[str, Any]:
+    """Everything the page shows besides the models: data.json."""
+    variants = []
+    for name in names:
+        figures = {figure: summary.get(figure, {}).get(name) for figure in SUMMARY_FIGURES}
+        thresholds = (robustness[name] or {}).get("not_a_digit", {}).get("threshold")
+        variants.append(
+            {
+                "name": name,
+                **figures,
+                "thresholds": thresholds if basis is not None else None,
+                "model": f"models/{name}.onnx",
+                "model_bytes": model_bytes[name],
+                "confusion": f"plots/{name}.confusion.png",
+                "misclassified": f"plots/{name}.misclassified.png",
+                "card": markdown_html(cards[name]),
+            }
+        )
+    return {
+        "variants": variants,
+        "typicality": None
+        if basis is None
+        else {
+            "file": "typicality.bin",
+            "pixels": int(basis.mean.size),
+            "components": int(basis.components.shape[0]),
+            "reference": int(basis.reference.shape[0]),
+        },
+        # None: the full recipes on MNIST's 60,000 training images; else a reduced profile's size.
+        "training_images": training_images,
+    }
+
+
+# The summary's figures the leaderboard shows (results/metrics.json, from `report`).
+SUMMARY_FIGURES = (
+    "accuracy",
+    "f1_macro",
+    "ece",
+    "corruption_accuracy",
+    "other_writers_accuracy",
+    "ood_auroc",
+    "training_seconds",
+    "epochs",
+)
+
+
+def placeholder_page(reason: str) -> str:
+    return (
+        "<!doctype html><meta charset='utf-8'><title>MNIST zoo: page not built</title>"
+        f"<p>The page was not built: {html.escape(reason)}.</p>"
+        f"<p>To build it, {html.escape(ENABLE)}.</p>\n"
+    )
+
+
+def build(names: list[str], output: Path, sources: Sources, training_images: int | None) -> bool:
+    """Write the page for variants `names` to `output` (replaced whole, via a temp folder, so a
+    failure leaves no half page). Returns False (and writes a page saying how to enable it) where
+    ONNX Runtime Web is not installed; raises naming the missing input where one is missing."""
+    staging = output.with_name(f".{output.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        missing = missing_runtime(sources.web / "vendor")
+        if missing:
+            reason = f"ONNX Runtime Web is not installed ({', '.join(missing)} missing from {sources.web / 'vendor'})"
+            (staging / "index.html").write_text(placeholder_page(reason))
+        else:
+            write_page(names, staging, sources, training_images)
+        shutil.rmtree(output, ignore_errors=True)
+        staging.rename(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return not missing
+
+
+def required(path: Path, made_by: str) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; {made_by} writes it (run `dvc repro {made_by}`).")
+    return path
+
+
+def write_page(names: list[str], site: Path, sources: Sources, training_images: int | None) -> None:
+    from mnist_zoo.digits import load_typicality
+
+    summary = json.loads(required(sources.results / "metrics.json", "report").read_text())
+    cards = {name: required(sources.results / "cards" / f"{name}.md", "report").read_text() for name in names}
+    for folder in ("models", "plots", "vendor"):
+        (site / folder).mkdir()
+    model_bytes, robustness = {}, {}
+    for name in names:
+        model = required(sources.export / f"{name}.onnx", f"export@{name}")
+        shutil.copyfile(model, site / "models" / f"{name}.onnx")
+        model_bytes[name] = model.stat().st_size
+        for kind, folder in (("confusion", sources.confusion), ("misclassified", sources.misclassified)):
+            shutil.copyfile(required(folder / f"{name}.png", f"evaluate@{name}"), site / "plots" / f"{name}.{kind}.png")
+        figures = sources.robustness / f"{name}.json"
+        robustness[name] = json.loads(figures.read_text()) if figures.is_file() else None
+    typicality_path = sources.export / "typicality.npz"
+    basis = load_typicality(typicality_path) if typicality_path.is_file() else None
+    if basis is not None:
+        (site / "typicality.bin").write_bytes(typicality_payload(basis))
+    for name in PAGE_FILES:
+        shutil.copyfile(sources.web / name, site / name)
+    for name in RUNTIME_FILES:
+        shutil.copyfile(sources.web / "vendor" / name, site / "vendor" / name)
+    data = page_data(names, summary, robustness, cards, basis, training_images, model_bytes)
+    (site / "data.json").write_text(json.dumps(data, indent=1) + "\n")
