@@ -186,6 +186,18 @@ def test_the_pull_request_workflow_runs_the_tested_script_for_both_sides():
     assert "secrets.DVC_REMOTE_URL" in workflow
 
 
+def test_the_page_workflow_builds_the_site_stage_with_the_tested_script_and_deploys_it():
+    workflow = yaml.safe_load((PROJECT_ROOT / ".github/workflows/pages.yml").read_text())
+    assert workflow[True]["push"]["branches"] == ["main"]  # YAML reads the key `on` as True
+    build = workflow["jobs"]["build"]["steps"]
+    commands = "\n".join(step.get("run", "") for step in build)
+    assert "npm ci" in commands and ".github/scripts/quick_profile.sh main" in commands
+    upload = next(step for step in build if step.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "site" and "site" in DVC_YAML["stages"]
+    assert DVC_YAML["stages"]["site"]["outs"] == ["site"]
+    assert any(step.get("uses", "").startswith("actions/deploy-pages") for step in workflow["jobs"]["deploy"]["steps"])
+
+
 def readme_compare_command() -> list[str]:
     """The README's compact `dvc exp show` (the line after 'Compare experiments')."""
     block = re.search(r"```bash\n(dvc exp show --only-changed.*?)\n```", README, flags=re.S).group(1)
