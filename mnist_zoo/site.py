@@ -53,11 +53,14 @@ def markdown_html(text: str) -> str:
     """The Markdown the cards use (headings, paragraphs, lists, fenced code) as HTML."""
     out, paragraph, in_list, in_code = [], [], False, False
 
-    def flush() -> None:
-        nonlocal in_list
+    def end_paragraph() -> None:
         if paragraph:
             out.append(f"<p>{inline_markdown(' '.join(paragraph))}</p>")
             paragraph.clear()
+
+    def flush() -> None:
+        nonlocal in_list
+        end_paragraph()
         if in_list:
             out.append("</ul>")
             in_list = False
@@ -74,9 +77,7 @@ def markdown_html(text: str) -> str:
             level = len(heading.group(1)) + 2  # the page's own h1 and h2 sit above a card
             out.append(f"<h{min(level, 6)}>{inline_markdown(heading.group(2))}</h{min(level, 6)}>")
         elif line.startswith("- "):
-            if paragraph:
-                out.append(f"<p>{inline_markdown(' '.join(paragraph))}</p>")
-                paragraph.clear()
+            end_paragraph()
             if not in_list:
                 out.append("<ul>")
                 in_list = True
