@@ -35,7 +35,7 @@ DRY_RUN_IMAGES = {"train": 256, "validation": 64, "test": 128}
 def prepared_splits(prepared_dir: Path, raw_dir: Path, params: dict[str, Any]) -> dict[str, tuple]:
     """The train, validation and test tensors the pipeline trains on: the prepared files, or the
     same made here from the raw MNIST files by preprocess's own code and params."""
-    from bench.profiles import splits_for
+    from mnist_zoo.profiles import splits_for
 
     return splits_for(params, prepared_dir, raw_dir)
 

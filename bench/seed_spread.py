@@ -101,7 +101,7 @@ def main(
     profile: Path | None = None,
     write_band: bool = False,
 ) -> str:
-    from bench.profiles import apply_profile, load_profile, splits_for
+    from mnist_zoo.profiles import apply_profile, load_profile, splits_for
     from mnist_zoo.models import validate_spec
 
     params = load_params()

@@ -4,7 +4,7 @@ for every test image (for paired tests between revisions), a confusion matrix, a
 diagram and a grid of its most confident mistakes.
 
 Reads data/models/<name>.keras, data/prepared/{validation,test}.npz and the training summary;
-writes metrics/evaluation/<name>.json, metrics/predictions/<name>.npy,
+writes metrics/evaluation/<name>.json, metrics/scores/<name>.json, metrics/predictions/<name>.npy,
 plots/confusion/<name>.{csv,png}, plots/reliability/<name>.{csv,png} and plots/misclassified/<name>.png.
 Run alone: `python -m stages.evaluate lenet5` (or `dvc repro evaluate@lenet5`).
 """
@@ -53,6 +53,8 @@ def main(name: str) -> dict[str, Any]:
         "calibration": calibrated,
     }
     write_json(config.EVALUATION_DIR / f"{name}.json", results)
+    validation = evaluation.classification_metrics(validation_labels, validation_probabilities)
+    write_json(config.SCORES_DIR / f"{name}.json", scores(name, results, validation))
     buffer = io.BytesIO()
     np.save(buffer, predictions.astype(np.uint8))
     atomic_write_bytes(config.PREDICTIONS_DIR / f"{name}.npy", buffer.getvalue())
@@ -89,6 +91,17 @@ def main(name: str) -> dict[str, Any]:
         images_per_second,
     )
     return results
+
+
+def scores(name: str, test: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
+    """The model's validation figures (what a search chooses on) beside its test figures (what is
+    reported), under its name, so `dvc exp show` labels each column `<name>.validation.accuracy`."""
+    return {
+        name: {
+            split: {key: figures[key] for key in ("accuracy", "loss")}
+            for split, figures in (("validation", validation), ("test", test))
+        }
+    }
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""A profile (bench/pull_request_profile.yaml): params.yaml keys set to other values, as
+"""A profile (e.g. bench/pull_request_profile.yaml): params.yaml keys set to other values, as
 `dvc exp run -S key=value` sets them, and the train/validation/test tensors those params prepare."""
 
 import copy
