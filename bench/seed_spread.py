@@ -101,8 +101,8 @@ def main(
     profile: Path | None = None,
     write_band: bool = False,
 ) -> str:
-    from mnist_zoo.profiles import apply_profile, load_profile, splits_for
     from mnist_zoo.models import validate_spec
+    from mnist_zoo.profiles import apply_profile, load_profile, splits_for
 
     params = load_params()
     if profile is not None:

@@ -68,31 +68,34 @@ def test_second_repro_does_nothing_and_status_is_clean(repo: Path):
     assert dvc(repo, "status", "--json").strip() in ("{}", "")
 
 
-def test_queued_sweep_runs_in_parallel_with_distinct_metrics(repo: Path):
-    for filters in (6, 10):
-        dvc(repo, "exp", "run", "--queue", "-n", f"sweep-filters-{filters}", "-S", f"model.filters={filters}")
+def test_a_grid_queued_with_dvc_s_own_syntax_runs_on_two_workers_each_with_its_own_params_and_metrics(repo: Path):
+    """The README's grid: `-S key=a,b` per key queues every combination (here 2 x 2)."""
+    dvc(repo, "exp", "run", "--queue", "-S", "model.filters=6,10", "-S", "model.dense_units=8,24")
     dvc(repo, "queue", "start", "-j", "2")
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         status = dvc(repo, "queue", "status")
         if not re.search(r"\b(Queued|Running)\b", status):
             break
         time.sleep(5)
     assert "Failed" not in status, status
-    records = {record["name"]: record for record in experiments_in(json.loads(dvc(repo, "exp", "show", "--json")))}
-    accuracies = {}
-    for filters in (6, 10):
-        record = records[f"sweep-filters-{filters}"]
-        assert record["params"]["params.yaml"]["data"]["model"]["filters"] == filters
-        summary = record["metrics"]["results/metrics.json"]["data"]
-        accuracies[filters] = summary["accuracy"]["flagship"]
-        # Each experiment's own run: the other variants' figures are the baseline's, the flagship's its own.
-        other = records[f"sweep-filters-{16 - filters}"]["metrics"]["results/metrics.json"]["data"]
-        assert summary["accuracy"]["lenet5"] == other["accuracy"]["lenet5"]
-        assert summary["training_seconds"]["flagship"] != other["training_seconds"]["flagship"]
-    assert accuracies[6] != accuracies[10]
-    listed = dvc(repo, "exp", "show", "--csv")
-    assert "sweep-filters-6" in listed and "sweep-filters-10" in listed
+    baseline = json.loads((repo / "results/metrics.json").read_text())
+    grid = {}
+    for record in experiments_in(json.loads(dvc(repo, "exp", "show", "--json"))):
+        model = record["params"]["params.yaml"]["data"]["model"]
+        if record["name"] and (model["filters"], model["dense_units"]) != (16, 128):
+            grid[(model["filters"], model["dense_units"])] = record["metrics"]
+    assert set(grid) == {(6, 8), (6, 24), (10, 8), (10, 24)}, sorted(grid)
+    validation = set()
+    for metrics in grid.values():
+        summary = metrics["results/metrics.json"]["data"]
+        scores = metrics["metrics/scores/flagship.json"]["data"]["flagship"]
+        # Each experiment's own run: the flagship retrained, lenet5's figures the baseline's.
+        assert summary["accuracy"]["flagship"] == scores["test"]["accuracy"]
+        assert summary["accuracy"]["lenet5"] == baseline["accuracy"]["lenet5"]
+        assert summary["training_seconds"]["flagship"] != baseline["training_seconds"]["flagship"]
+        validation.add((scores["validation"]["accuracy"], scores["validation"]["loss"]))
+    assert len(validation) == 4  # four different models
 
 
 def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):

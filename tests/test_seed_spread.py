@@ -80,9 +80,9 @@ def test_missing_data_says_which_stage_to_run(in_tmp_project: Path):
 def test_a_profiles_band_is_recorded_with_its_recipes_fingerprint(tiny_project: Path):
     """--profile sets params first, as the workflow's `dvc exp run -S` does; --write-band records the
     spread where the gate reads it, with the fingerprint of the recipe it was measured for."""
-    from mnist_zoo.profiles import apply_profile
     from mnist_zoo.comparison import recipe_fingerprint
     from mnist_zoo.params import load_params, variant_spec
+    from mnist_zoo.profiles import apply_profile
 
     write_mnist_gz(tiny_project / "data/raw", num_train=300, num_test=100)  # the profile's data are made from these
     profile = tiny_project / "quick.yaml"
