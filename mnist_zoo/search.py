@@ -21,7 +21,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -288,11 +287,13 @@ def experiment_ref(name: str) -> str:
     return f"refs/exps/{baseline[:2]}/{baseline[2:]}/{name}"
 
 
-def read_scores(name: str, variant: str) -> dict[str, Any]:
-    """The experiment's metrics/scores/<variant>.json (from the DVC cache, as `dvc exp show` reads it)."""
+def read_scores(name: str, variant: str) -> dict[str, dict[str, float]]:
+    """The experiment's metrics/scores/<variant>.json (from the DVC cache, as `dvc exp show` reads
+    it): {"validation": {"accuracy": ..., "loss": ...}, "test": {...}}."""
     import dvc.api
 
-    return json.loads(dvc.api.read(str(SCORES_DIR / f"{variant}.json"), rev=experiment_ref(name)))[variant]
+    scores = json.loads(dvc.api.read(str(SCORES_DIR / f"{variant}.json"), rev=experiment_ref(name)))
+    return {split: figures[variant] for split, figures in scores.items()}
 
 
 def dvc_command() -> str:
@@ -332,14 +333,12 @@ def objective_for(space: Space, params: dict[str, Any], progress: "Progress") ->
         name = space.experiment_name(trial.number)
         trial.set_user_attr("experiment", name)
         progress.started(trial.number, name, values)
-        started = time.monotonic()
         try:
             apply_profile(params, {**space.profile, **values})  # the schema, before DVC starts anything
         except ValueError as error:
             return fail(trial, f"params refused by the schema: {error}")
         switches = [arg for pair in profile_switches + [switch(*kv) for kv in values.items()] for arg in ("-S", pair)]
         run = run_experiment(name, switches, f"evaluate@{space.variant}", LOGS_DIR / space.study / f"{name}.log")
-        trial.set_user_attr("wall_seconds", round(time.monotonic() - started, 2))
         trial.set_user_attr("stage_seconds", run.stage_seconds)
         trial.set_user_attr("stages_run", run.stages_run)
         trial.set_user_attr("stages_restored", run.stages_restored)
@@ -380,7 +379,7 @@ class Progress:
             note = f", {' '.join(restored)} restored from the run-cache" if restored else ""
             log.info(
                 "%s: %s %.4f in %.0f s%s; best so far %.4f (%s)",
-                name, OBJECTIVE, trial.value, trial.user_attrs.get("wall_seconds", 0), note,
+                name, OBJECTIVE, trial.value, wall_seconds(trial), note,
                 study.best_value, study.best_trial.user_attrs.get("experiment"),
             )  # fmt: skip
         elif trial.state == TrialState.FAIL and "error" in trial.user_attrs:
@@ -455,13 +454,19 @@ def interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def wall_seconds(trial: Any) -> float:
+    """From Optuna's start of the trial (before its params are sampled) to its end (after its
+    result is stored): the trial as a whole."""
+    return round((trial.datetime_complete - trial.datetime_start).total_seconds(), 2)
+
+
 def table(study: Any) -> list[dict[str, Any]]:
     """Every trial, completed ones best first, then the failed and the running."""
     from optuna.trial import TrialState
 
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        seconds = trial.user_attrs.get("wall_seconds")
+        seconds = wall_seconds(trial) if "stage_seconds" in trial.user_attrs else None
         rows.append(
             {
                 "trial": trial.number,

@@ -95,12 +95,11 @@ def main(name: str) -> dict[str, Any]:
 
 def scores(name: str, test: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
     """The model's validation figures (what a search chooses on) beside its test figures (what is
-    reported), under its name, so `dvc exp show` labels each column `<name>.validation.accuracy`."""
+    reported), so that `dvc exp show` labels the columns `validation.<name>.accuracy`, ...,
+    `test.<name>.loss`, and `--drop 'validation|test'` hides them all."""
     return {
-        name: {
-            split: {key: figures[key] for key in ("accuracy", "loss")}
-            for split, figures in (("validation", validation), ("test", test))
-        }
+        split: {name: {key: figures[key] for key in ("accuracy", "loss")}}
+        for split, figures in (("validation", validation), ("test", test))
     }
 
 
