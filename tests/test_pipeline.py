@@ -83,7 +83,10 @@ def test_a_grid_queued_with_dvc_s_own_syntax_runs_on_two_workers_each_with_its_o
     grid = {}
     for record in experiments_in(json.loads(dvc(repo, "exp", "show", "--json"))):
         model = record["params"]["params.yaml"]["data"]["model"]
-        if record["name"] and (model["filters"], model["dense_units"]) != (16, 128):
+        if (model["filters"], model["dense_units"]) != (
+            TINY_PROFILE["model.filters"],
+            TINY_PROFILE["model.dense_units"],
+        ):
             grid[(model["filters"], model["dense_units"])] = record["metrics"]
     assert set(grid) == {(6, 8), (6, 24), (10, 8), (10, 24)}, sorted(grid)
     validation = set()

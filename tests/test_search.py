@@ -4,9 +4,11 @@ the project on a tiny real-MNIST profile (the flagship only, one epoch on 400 im
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -208,3 +210,38 @@ def test_a_study_whose_test_set_is_noise_chooses_exactly_as_before(
     for row in completed:
         # Scored on the noise (about chance), not on the MNIST test images the clean study scored on.
         assert row["test_accuracy"] != clean[row["experiment"]] and row["test_accuracy"] < 0.2
+
+
+def test_optuna_dashboard_reads_the_same_storage(project: Path, grid_study: list[dict]):
+    """The optional dashboard (pyproject's `dashboard` extra), served on 127.0.0.1, lists the
+    study's trials with the objective mnist-search stored."""
+    pytest.importorskip("optuna_dashboard")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).with_name("optuna-dashboard")), STORAGE, "--host", "127.0.0.1"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline, studies = time.monotonic() + 60, None
+        while studies is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as response:
+                    studies = json.load(response)["study_summaries"]
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "optuna-dashboard did not start"
+                time.sleep(0.5)
+        (study,) = [study for study in studies if study["study_name"] == "grid"]
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/studies/{study['study_id']}?after=0", timeout=10
+        ) as response:
+            shown = json.load(response)["trials"]
+        values = {trial["number"]: trial.get("values") for trial in shown}
+        for row in grid_study:
+            assert values[row["trial"]] == (
+                None if row["validation_accuracy"] is None else [row["validation_accuracy"]]
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
