@@ -21,6 +21,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,9 +41,9 @@ LOGS_DIR = Path("search/logs")  # each trial's `dvc exp run -v` output, git-igno
 SAMPLERS = ("tpe", "grid")
 # What a trial's objective is: the kept model's accuracy on the validation split.
 OBJECTIVE = "validation accuracy"
-# A worker that stops beating for this long is taken for dead and its trial failed (then retried).
+# Each worker beats this often in a relational storage; one silent for four beats is taken for dead,
+# and its trial is failed and queued again for another worker.
 HEARTBEAT_SECONDS = 30
-GRACE_SECONDS = 120
 
 
 @dataclass
@@ -206,7 +207,7 @@ def switch(key: str, value: Any) -> str:
     return f"{key}={text}"
 
 
-def storage_for(url: str) -> Any:
+def storage_for(url: str, heartbeat: int = HEARTBEAT_SECONDS) -> Any:
     """Optuna's storage: an RDB URL (sqlite:///file.db, postgresql://...) with a heartbeat, so a
     dead worker's trial is failed and retried; or a path, Optuna's journal file."""
     from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
@@ -219,7 +220,7 @@ def storage_for(url: str) -> Any:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return RDBStorage(
-        url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS, failed_trial_callback=retry
+        url, heartbeat_interval=heartbeat, grace_period=4 * heartbeat, heartbeat_stale_trial_callback=retry
     )
 
 
@@ -231,14 +232,14 @@ def sampler_for(space: Space) -> Any:
     return optuna.samplers.TPESampler(seed=space.seed)
 
 
-def open_study(space: Space, storage: str) -> Any:
+def open_study(space: Space, storage: str, heartbeat: int = HEARTBEAT_SECONDS) -> Any:
     import optuna
 
     # The search logs each trial itself; Optuna's own lines would repeat them (with tracebacks).
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     return optuna.create_study(
         study_name=space.study,
-        storage=storage_for(storage),
+        storage=storage_for(storage, heartbeat),
         sampler=sampler_for(space),
         direction="maximize",
         load_if_exists=True,
@@ -302,11 +303,23 @@ def dvc_command() -> str:
     return str(beside) if beside.is_file() else "dvc"
 
 
-def run_experiment(name: str, switches: list[str], target: str, log_path: Path) -> DvcRun:
-    """`dvc exp run --temp` of the target, its verbose output in `log_path`; on an interrupt the
-    run is stopped too (DVC cleans its temporary copy), and the interrupt goes on."""
+def run_experiment(name: str, switches: list[str], target: str, log_path: Path, pull: bool = False) -> DvcRun:
+    """`dvc exp run --temp` of the target, its verbose output in `log_path`; with `pull`, what the
+    DVC remote holds (outputs, run-cache) is used instead of rerunning. On an interrupt the run is
+    stopped too (DVC cleans its temporary copy), and the interrupt goes on."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [dvc_command(), "exp", "run", "-v", "--temp", "-n", name, *switches, target]
+    command = [
+        dvc_command(),
+        "exp",
+        "run",
+        "-v",
+        "--temp",
+        *(["--pull"] if pull else []),
+        "-n",
+        name,
+        *switches,
+        target,
+    ]
     with open(log_path, "w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
         try:
@@ -321,11 +334,30 @@ def run_experiment(name: str, switches: list[str], target: str, log_path: Path) 
     return read_dvc_log(log_path.read_text(), returncode)
 
 
+def push_experiment(name: str, git_remote: str, attempts: int = 3) -> None:
+    """`dvc exp push --run-cache`: the experiment's ref to the git remote, its outputs and the record
+    of its runs to the DVC remote, so any clone can list it and restore its stages."""
+    command = [dvc_command(), "exp", "push", "--run-cache", git_remote, name]
+    for attempt in range(1, attempts + 1):
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode == 0:
+            return
+        log.warning("%s: `dvc exp push` failed (attempt %d of %d): %s", name, attempt, attempts, result.stderr.strip())
+        time.sleep(2 * attempt)
+    raise TrialFailed(f"`dvc exp push {git_remote} {name}` failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+
+
+def pull_experiments(names: list[str], git_remote: str) -> None:
+    """`dvc exp pull` of the named experiments: their refs, and their outputs from the DVC remote."""
+    if names:
+        subprocess.run([dvc_command(), "exp", "pull", git_remote, *names], check=True, capture_output=True, text=True)
+
+
 class TrialFailed(Exception):
     """A trial that could not give its objective: bad params or a failed run, with why."""
 
 
-def objective_for(space: Space, params: dict[str, Any], progress: "Progress") -> Any:
+def objective_for(space: Space, params: dict[str, Any], progress: "Progress", git_remote: str | None = None) -> Any:
     profile_switches = [switch(key, value) for key, value in space.profile.items()]
 
     def objective(trial: Any) -> float:
@@ -338,13 +370,19 @@ def objective_for(space: Space, params: dict[str, Any], progress: "Progress") ->
         except ValueError as error:
             return fail(trial, f"params refused by the schema: {error}")
         switches = [arg for pair in profile_switches + [switch(*kv) for kv in values.items()] for arg in ("-S", pair)]
-        run = run_experiment(name, switches, f"evaluate@{space.variant}", LOGS_DIR / space.study / f"{name}.log")
+        log_path = LOGS_DIR / space.study / f"{name}.log"
+        run = run_experiment(name, switches, f"evaluate@{space.variant}", log_path, pull=git_remote is not None)
         trial.set_user_attr("stage_seconds", run.stage_seconds)
         trial.set_user_attr("stages_run", run.stages_run)
         trial.set_user_attr("stages_restored", run.stages_restored)
         if run.returncode:
             return fail(trial, f"`dvc exp run` failed ({run.returncode}):\n{run.log_tail}")
         scores = read_scores(name, space.variant)
+        if git_remote:  # shared before its result is stored: a stored trial is never a lost one
+            try:
+                push_experiment(name, git_remote)
+            except TrialFailed as error:
+                return fail(trial, str(error))
         # Recorded to report after the study; never returned, so never what the sampler sees.
         trial.set_user_attr("test_accuracy", scores["test"]["accuracy"])
         trial.set_user_attr("validation_loss", scores["validation"]["loss"])
@@ -413,29 +451,66 @@ def requeue_interrupted(study: Any) -> int:
     return queued
 
 
-def run(space: Space, storage: str, params: dict[str, Any]) -> Any:
-    """Run the study's remaining trials (all of them, or what an interrupted run left); return it."""
+def run(
+    space: Space,
+    storage: str,
+    params: dict[str, Any],
+    git_remote: str | None = None,
+    heartbeat: int = HEARTBEAT_SECONDS,
+) -> Any:
+    """Run the study's remaining trials (all of them, or what an interrupted run left), beside any
+    other workers on the same storage; with `git_remote`, each trial uses what the DVC remote holds
+    and is pushed there and to the git remote when it finishes. Returns the study."""
     from optuna.trial import TrialState
 
-    study = open_study(space, storage)
+    study = open_study(space, storage, heartbeat)
     requeued = requeue_interrupted(study)
     done = finished_count(study)
     if done:
         log.info("%s: resuming, %d of %d trials done%s", space.study, done, space.trials,
                  f", {requeued} interrupted one(s) queued again" if requeued else "")  # fmt: skip
     progress = Progress(space, done)
-    objective = objective_for(space, params, progress)
+    objective = objective_for(space, params, progress, git_remote)
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        while finished_count(study) < space.trials:
-            if space.sampler == "grid" and not grid_left(study, space):
-                break
-            study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=[progress.finished])
+        while (step := next_step(study, space)) != "done":
+            if step == "trial":
+                study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=[progress.finished])
+            else:  # only other workers' trials run: wait for them, or for a dead one's heartbeat to stop
+                fail_stale_trials(study)
+                time.sleep(heartbeat)
     finally:
         signal.signal(signal.SIGTERM, previous)
     completed = [trial for trial in study.get_trials(deepcopy=False) if trial.state == TrialState.COMPLETE]
     log.info("%s: %d trials finished, %d completed", space.study, finished_count(study), len(completed))
     return study
+
+
+def next_step(study: Any, space: Space) -> str:
+    """What this worker does next: "trial" while a retry is queued or the study needs more trials
+    than are finished or running; "wait" while other workers' trials run (one whose worker died is
+    failed and queued again); else "done"."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+    from optuna.trial import TrialState
+
+    states = [trial.state for trial in study.get_trials(deepcopy=False)]
+    running = states.count(TrialState.RUNNING) if is_heartbeat_enabled(study._storage) else 0
+    if TrialState.WAITING in states:
+        return "trial"
+    if finished_count(study) + running < space.trials and (space.sampler != "grid" or grid_left(study, space)):
+        return "trial"
+    return "wait" if running else "done"
+
+
+def fail_stale_trials(study: Any) -> None:
+    """Fail the trials whose worker stopped beating (RetryFailedTrialCallback queues them again)."""
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def grid_left(study: Any, space: Space) -> bool:
@@ -557,13 +632,17 @@ def picture(study: Any, space: Space, path: Path) -> Path | None:
     return path
 
 
-def show(space: Space, storage: str, as_json: bool = False, top: int = 3) -> str:
+def show(space: Space, storage: str, as_json: bool = False, top: int = 3, pull_from: str | None = None) -> str:
     """The study's trials (best first), its picture and table written under results/search/, and
-    the best trials' test accuracy, reported after the choice."""
+    the best trials' test accuracy, reported after the choice. With `pull_from`, every completed
+    trial's experiment is first pulled from that git remote (and its outputs from the DVC remote),
+    wherever it ran, so `dvc exp show` lists them all."""
     from mnist_zoo.files import write_json
 
     study = open_study(space, storage)
     rows = table(study)
+    if pull_from:
+        pull_experiments([row["experiment"] for row in rows if row["state"] == "COMPLETE"], pull_from)
     write_json(
         RESULTS_DIR / f"{space.study}.json",
         {"study": space.study, "variant": space.variant, "objective": OBJECTIVE, "trials": rows},
@@ -606,6 +685,19 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             command.add_argument("--trials", type=int, help="the study's total number of trials (default: the file's)")
             command.add_argument("--sampler", choices=SAMPLERS, help="default: the file's, else tpe")
+            command.add_argument(
+                "--push",
+                metavar="GIT_REMOTE",
+                help="a worker of a shared study: use the DVC remote's outputs and run-cache, and push each "
+                "finished trial (`dvc exp push --run-cache GIT_REMOTE`)",
+            )
+            command.add_argument(
+                "--heartbeat", type=int, default=HEARTBEAT_SECONDS, help="seconds between a worker's heartbeats"
+            )
+        else:
+            command.add_argument(
+                "--pull", metavar="GIT_REMOTE", help="first `dvc exp pull` every finished trial from GIT_REMOTE"
+            )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     from mnist_zoo.params import load_params
@@ -617,8 +709,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {name: getattr(arguments, name, None) for name in ("study", "trials", "sampler")}
         space = load_space(arguments.space, params, **overrides)
         if arguments.command == "run":
-            run(space, arguments.storage, params)
-        print(show(space, arguments.storage, arguments.json))
+            run(space, arguments.storage, params, arguments.push, arguments.heartbeat)
+        print(show(space, arguments.storage, arguments.json, pull_from=getattr(arguments, "pull", None)))
     except (ValueError, FileNotFoundError) as error:
         print(f"mnist-search: {error}", file=sys.stderr)
         return 2
