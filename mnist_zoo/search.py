@@ -2,11 +2,11 @@
 
 The space is data (search/*.yaml): the keys to vary and their ranges, the variant they train, an
 optional profile of params every trial sets, the number of trials and the sampler (Optuna's TPE, or
-its grid sampler). Each trial is `dvc exp run --temp -n <study>-<n> -S key=value ... evaluate@<variant>`:
+its grid sampler). Each trial is `dvc exp run --temp -n <study>-<n> -S key=value ... scores@<variant>`:
 the pipeline's own stages in a temporary copy of the repository, so the workspace is left alone, a
 stage whose code, params and data were run before is restored from DVC's run-cache instead of rerun,
 and only the variant the params touch is trained. Its objective is the model's validation accuracy
-(metrics/scores/<variant>.json, written by evaluate): the test set is never used to choose; the best
+(results/scores/<variant>.json, from evaluate): the test set is never used to choose; the best
 trials' test accuracy is read after the study, to report.
 
 Optuna's storage holds the study (an SQLite file beside the repository by default, or any URL Optuna
@@ -209,19 +209,24 @@ def switch(key: str, value: Any) -> str:
 
 def storage_for(url: str, heartbeat: int = HEARTBEAT_SECONDS) -> Any:
     """Optuna's storage: an RDB URL (sqlite:///file.db, postgresql://...) with a heartbeat, so a
-    dead worker's trial is failed and retried; or a path, Optuna's journal file."""
-    from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+    dead worker's trial is failed and run again once; or a path, Optuna's journal file."""
+    import warnings
+
+    import optuna
+    from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalFileBackend
 
-    retry = RetryFailedTrialCallback(max_retry=1)
     if "://" not in url:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(url))
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return RDBStorage(
-        url, heartbeat_interval=heartbeat, grace_period=4 * heartbeat, heartbeat_stale_trial_callback=retry
-    )
+    with warnings.catch_warnings():  # the heartbeat is marked experimental; it is what workers need
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=1)
+        return RDBStorage(
+            url, heartbeat_interval=heartbeat, grace_period=4 * heartbeat, heartbeat_stale_trial_callback=retry
+        )
 
 
 def sampler_for(space: Space) -> Any:
@@ -289,11 +294,10 @@ def experiment_ref(name: str) -> str:
 
 
 def read_scores(name: str, variant: str) -> dict[str, dict[str, float]]:
-    """The experiment's metrics/scores/<variant>.json (from the DVC cache, as `dvc exp show` reads
-    it): {"validation": {"accuracy": ..., "loss": ...}, "test": {...}}."""
-    import dvc.api
-
-    scores = json.loads(dvc.api.read(str(SCORES_DIR / f"{variant}.json"), rev=experiment_ref(name)))
+    """The experiment's results/scores/<variant>.json (a git file of its commit, as `dvc exp show`
+    reads it): {"validation": {"accuracy": ..., "loss": ...}, "test": {...}}."""
+    path = f"{experiment_ref(name)}:{(SCORES_DIR / f'{variant}.json').as_posix()}"
+    scores = json.loads(subprocess.run(["git", "show", path], capture_output=True, text=True, check=True).stdout)
     return {split: figures[variant] for split, figures in scores.items()}
 
 
@@ -371,7 +375,7 @@ def objective_for(space: Space, params: dict[str, Any], progress: "Progress", gi
             return fail(trial, f"params refused by the schema: {error}")
         switches = [arg for pair in profile_switches + [switch(*kv) for kv in values.items()] for arg in ("-S", pair)]
         log_path = LOGS_DIR / space.study / f"{name}.log"
-        run = run_experiment(name, switches, f"evaluate@{space.variant}", log_path, pull=git_remote is not None)
+        run = run_experiment(name, switches, f"scores@{space.variant}", log_path, pull=git_remote is not None)
         trial.set_user_attr("stage_seconds", run.stage_seconds)
         trial.set_user_attr("stages_run", run.stages_run)
         trial.set_user_attr("stages_restored", run.stages_restored)

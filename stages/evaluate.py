@@ -4,7 +4,7 @@ for every test image (for paired tests between revisions), a confusion matrix, a
 diagram and a grid of its most confident mistakes.
 
 Reads data/models/<name>.keras, data/prepared/{validation,test}.npz and the training summary;
-writes metrics/evaluation/<name>.json, metrics/scores/<name>.json, metrics/predictions/<name>.npy,
+writes metrics/evaluation/<name>.json (the validation split's accuracy and loss too), metrics/predictions/<name>.npy,
 plots/confusion/<name>.{csv,png}, plots/reliability/<name>.{csv,png} and plots/misclassified/<name>.png.
 Run alone: `python -m stages.evaluate lenet5` (or `dvc repro evaluate@lenet5`).
 """
@@ -51,10 +51,14 @@ def main(name: str) -> dict[str, Any]:
         "epochs_run": training["epochs_run"],
         "images_per_second": round(images_per_second, 1),
         "calibration": calibrated,
+        # What a search chooses on (stages/scores.py puts it in git beside the test figures).
+        "validation": {
+            key: value
+            for key, value in evaluation.classification_metrics(validation_labels, validation_probabilities).items()
+            if key in ("accuracy", "loss")
+        },
     }
     write_json(config.EVALUATION_DIR / f"{name}.json", results)
-    validation = evaluation.classification_metrics(validation_labels, validation_probabilities)
-    write_json(config.SCORES_DIR / f"{name}.json", scores(name, results, validation))
     buffer = io.BytesIO()
     np.save(buffer, predictions.astype(np.uint8))
     atomic_write_bytes(config.PREDICTIONS_DIR / f"{name}.npy", buffer.getvalue())
@@ -91,16 +95,6 @@ def main(name: str) -> dict[str, Any]:
         images_per_second,
     )
     return results
-
-
-def scores(name: str, test: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
-    """The model's validation figures (what a search chooses on) beside its test figures (what is
-    reported), so that `dvc exp show` labels the columns `validation.<name>.accuracy`, ...,
-    `test.<name>.loss`, and `--drop 'validation|test'` hides them all."""
-    return {
-        split: {name: {key: figures[key] for key in ("accuracy", "loss")}}
-        for split, figures in (("validation", validation), ("test", test))
-    }
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from tests.conftest import (
 
 pytestmark = pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA)
 VARIANTS = TINY_VARIANTS
-PER_VARIANT = ("train", "evaluate", "export", "robustness")
+PER_VARIANT = ("train", "evaluate", "scores", "export", "robustness")
 
 
 def variant_stages(name: str) -> set[str]:
@@ -93,7 +93,7 @@ def test_a_grid_queued_with_dvc_s_own_syntax_runs_on_two_workers_each_with_its_o
     for metrics in grid.values():
         summary = metrics["results/metrics.json"]["data"]
         scores = {
-            split: figures["flagship"] for split, figures in metrics["metrics/scores/flagship.json"]["data"].items()
+            split: figures["flagship"] for split, figures in metrics["results/scores/flagship.json"]["data"].items()
         }
         # Each experiment's own run: the flagship retrained, lenet5's figures the baseline's.
         assert summary["accuracy"]["flagship"] == scores["test"]["accuracy"]
@@ -182,7 +182,8 @@ def test_editing_evaluation_code_retrains_nothing(repo: Path):
     evaluate_module.write_text(evaluate_module.read_text() + "\n# an edit\n")
     output = dvc(repo, "repro")
     evaluation = {f"evaluate@{name}" for name in VARIANTS} | {"report"}
-    assert evaluation <= stages_run(output) <= evaluation | {"site"}  # the page if a figure's bytes changed
+    # The scores if an evaluation's bytes changed (its images/s do), the page if a figure's did.
+    assert evaluation <= stages_run(output) <= evaluation | {f"scores@{name}" for name in VARIANTS} | {"site"}
 
 
 def test_changing_the_split_reruns_preprocess_and_every_model_but_not_fetch(repo: Path):

@@ -82,7 +82,9 @@ def test_every_trial_is_a_dvc_experiment_with_its_own_params_and_metrics(project
     assert {row["params"]["model.dropout"] for row in failed} == {1.5}
     assert all("model.dropout" in row["error"] and row["experiment"] for row in failed)
     assert completed[0]["validation_accuracy"] >= completed[1]["validation_accuracy"]  # the best first
-    assert all(set(row["stages_run"]) >= {"train@flagship", "evaluate@flagship"} for row in completed)
+    assert all(
+        set(row["stages_run"]) >= {"train@flagship", "evaluate@flagship", "scores@flagship"} for row in completed
+    )
     # Each trial's time split into its stages' own (from DVC's log) and the rest, what the bench reports.
     assert all(0 < row["stage_seconds"] < row["wall_seconds"] for row in completed)
     bench = overhead(grid_study)  # bench/search_overhead.py: the trials that ran DVC, not the refused ones
@@ -93,7 +95,7 @@ def test_every_trial_is_a_dvc_experiment_with_its_own_params_and_metrics(project
     for row in completed:
         record = records[row["experiment"]]
         assert record["params"]["params.yaml"]["data"]["model"]["filters"] == row["params"]["model.filters"]
-        scores = record["metrics"]["metrics/scores/flagship.json"]["data"]
+        scores = record["metrics"]["results/scores/flagship.json"]["data"]
         assert scores["validation"]["flagship"]["accuracy"] == row["validation_accuracy"]
         assert scores["test"]["flagship"]["accuracy"] == row["test_accuracy"]
     for row in failed:  # refused before DVC ran anything: no experiment of that name
