@@ -368,11 +368,11 @@ def objective_for(space: Space, params: dict[str, Any], progress: "Progress", gi
         values = {item.key: item.suggest(trial) for item in space.dimensions}
         name = space.experiment_name(trial.number)
         trial.set_user_attr("experiment", name)
-        progress.started(trial.number, name, values)
+        progress.started(name, values)
         try:
             apply_profile(params, {**space.profile, **values})  # the schema, before DVC starts anything
         except ValueError as error:
-            return fail(trial, f"params refused by the schema: {error}")
+            raise failed(trial, f"params refused by the schema: {error}") from None
         switches = [arg for pair in profile_switches + [switch(*kv) for kv in values.items()] for arg in ("-S", pair)]
         log_path = LOGS_DIR / space.study / f"{name}.log"
         run = run_experiment(name, switches, f"scores@{space.variant}", log_path, pull=git_remote is not None)
@@ -380,23 +380,27 @@ def objective_for(space: Space, params: dict[str, Any], progress: "Progress", gi
         trial.set_user_attr("stages_run", run.stages_run)
         trial.set_user_attr("stages_restored", run.stages_restored)
         if run.returncode:
-            return fail(trial, f"`dvc exp run` failed ({run.returncode}):\n{run.log_tail}")
+            raise failed(trial, f"`dvc exp run` failed ({run.returncode}):\n{run.log_tail}")
         scores = read_scores(name, space.variant)
         if git_remote:  # shared before its result is stored: a stored trial is never a lost one
+            pushing = time.monotonic()
             try:
                 push_experiment(name, git_remote)
             except TrialFailed as error:
-                return fail(trial, str(error))
+                raise failed(trial, str(error)) from None
+            trial.set_user_attr("push_seconds", round(time.monotonic() - pushing, 2))
         # Recorded to report after the study; never returned, so never what the sampler sees.
         trial.set_user_attr("test_accuracy", scores["test"]["accuracy"])
         trial.set_user_attr("validation_loss", scores["validation"]["loss"])
         return scores["validation"]["accuracy"]
 
-    def fail(trial: Any, error: str) -> float:
-        trial.set_user_attr("error", error)
-        raise TrialFailed(error)
-
     return objective
+
+
+def failed(trial: Any, error: str) -> TrialFailed:
+    """The trial's failure, its error recorded with it (what `mnist-search show` prints)."""
+    trial.set_user_attr("error", error)
+    return TrialFailed(error)
 
 
 class Progress:
@@ -405,7 +409,7 @@ class Progress:
     def __init__(self, space: Space, done: int) -> None:
         self.space, self.done = space, done
 
-    def started(self, number: int, name: str, values: dict[str, Any]) -> None:
+    def started(self, name: str, values: dict[str, Any]) -> None:
         self.done += 1
         shown = " ".join(
             f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in values.items()
@@ -556,6 +560,7 @@ def table(study: Any) -> list[dict[str, Any]]:
                 "test_accuracy": trial.user_attrs.get("test_accuracy"),
                 "wall_seconds": seconds,
                 "stage_seconds": trial.user_attrs.get("stage_seconds"),
+                "push_seconds": trial.user_attrs.get("push_seconds"),
                 "overhead_seconds": None if seconds is None else round(seconds - trial.user_attrs["stage_seconds"], 2),
                 "stages_run": trial.user_attrs.get("stages_run"),
                 "stages_restored": trial.user_attrs.get("stages_restored"),
