@@ -572,7 +572,9 @@ def table(study: Any) -> list[dict[str, Any]]:
 
 
 def format_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
-    header = ["trial", "experiment", "state", *keys, "validation", "test", "seconds"]
+    """The trials as a person reads them: their params and objective (the test accuracy is left to
+    the few best, reported after the choice)."""
+    header = ["trial", "experiment", "state", *keys, "validation", "seconds"]
     lines = [header]
     for row in rows:
         lines.append(
@@ -587,7 +589,6 @@ def format_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
                     for key in keys
                 ),
                 "-" if row["validation_accuracy"] is None else f"{row['validation_accuracy']:.4f}",
-                "-" if row["test_accuracy"] is None else f"{row['test_accuracy']:.4f}",
                 "-" if row["wall_seconds"] is None else f"{row['wall_seconds']:.0f}",
             ]
         )
@@ -616,9 +617,14 @@ def picture(study: Any, space: Space, path: Path) -> Path | None:
         import optuna
 
         importances = optuna.importance.get_param_importances(study)
-    columns = 1 + len(space.dimensions)
-    figure, axes = plt.subplots(1, columns, figsize=(4.2 * columns, 3.6), squeeze=False)
-    history = axes[0][0]
+    panels = 1 + len(space.dimensions)
+    columns = min(panels, 3)
+    rows = math.ceil(panels / columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.6 * rows), squeeze=False)
+    axes = grid.ravel()
+    for unused in axes[panels:]:
+        unused.set_visible(False)
+    history = axes[0]
     numbers = [trial.number for trial in trials]
     values = [trial.value * 100 for trial in trials]
     best = [max(values[: index + 1]) for index in range(len(values))]
@@ -626,7 +632,7 @@ def picture(study: Any, space: Space, path: Path) -> Path | None:
     history.step(numbers, best, where="post", color="tab:red", label="best so far")
     history.set(title=f"{space.study}: {OBJECTIVE}", xlabel="trial", ylabel=f"{OBJECTIVE} (%)")
     history.legend(loc="lower right", fontsize=8)
-    for axis, item in zip(axes[0][1:], space.dimensions, strict=True):
+    for axis, item in zip(axes[1:panels], space.dimensions, strict=True):
         points = [(trial.params[item.key], trial.value * 100) for trial in trials if item.key in trial.params]
         categorical = item.choices is not None and not all(isinstance(value, int | float) for value in item.choices)
         axis.scatter([str(x) if categorical else x for x, _ in points], [y for _, y in points], s=18, color="tab:blue")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 from bench.search_overhead import overhead
 from tests.conftest import (
@@ -101,6 +102,11 @@ def test_every_trial_is_a_dvc_experiment_with_its_own_params_and_metrics(project
     for row in failed:  # refused before DVC ran anything: no experiment of that name
         assert row["experiment"] not in records
     assert open_workspace_untouched(project)
+    # The study's picture and table, as `mnist-search show` writes them.
+    written = json.loads((project / "results/search/grid.json").read_text())
+    assert [row["experiment"] for row in written["trials"]] == [row["experiment"] for row in grid_study]
+    with Image.open(project / "results/search/grid.png") as picture:
+        assert picture.width > picture.height > 300
 
     first, second = (row["experiment"] for row in completed)
     diff = json.loads(dvc(project, "exp", "diff", first, second, "--json"))
