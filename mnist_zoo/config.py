@@ -22,6 +22,9 @@ TYPICALITY_PATH = EXPORT_DIR / "typicality.npz"
 # What training, evaluation and export write per variant: DVC outputs, in the cache and the remote.
 TRAINING_METRICS_DIR = Path("metrics/training")
 EVALUATION_DIR = Path("metrics/evaluation")
+# Each model's validation and test accuracy and loss, declared as DVC metrics: every experiment
+# (a search's trials included) shows its own in `dvc exp show`. A search chooses on validation only.
+SCORES_DIR = Path("metrics/scores")
 PREDICTIONS_DIR = Path("metrics/predictions")  # each model's digit per test image, for paired tests
 EXPORT_METRICS_DIR = Path("metrics/export")
 ROBUSTNESS_DIR = Path("metrics/robustness")  # corrupted scans, other writers, "not a digit"
@@ -35,9 +38,6 @@ RELIABILITY_DIR = Path("plots/reliability")
 RESULTS_DIR = Path("results")
 RESULTS_METRICS_PATH = RESULTS_DIR / "metrics.json"
 LEADERBOARD_PATH = RESULTS_DIR / "leaderboard.md"
-# Each variant's validation and test accuracy and loss (scores@<variant>): DVC metrics in git, so
-# every experiment, a search's trials included, shows its own, in a fresh clone too.
-SCORES_DIR = RESULTS_DIR / "scores"
 CARDS_DIR = RESULTS_DIR / "cards"
 # Each recipe's seed spread (bench/seed_spread.py), per profile: how far a run moves by chance.
 SEED_BANDS_PATH = RESULTS_DIR / "seed_bands.json"

@@ -6,7 +6,7 @@ its grid sampler). Each trial is `dvc exp run --temp -n <study>-<n> -S key=value
 the pipeline's own stages in a temporary copy of the repository, so the workspace is left alone, a
 stage whose code, params and data were run before is restored from DVC's run-cache instead of rerun,
 and only the variant the params touch is trained. Its objective is the model's validation accuracy
-(results/scores/<variant>.json, from evaluate): the test set is never used to choose; the best
+(metrics/scores/<variant>.json, from evaluate): the test set is never used to choose; the best
 trials' test accuracy is read after the study, to report.
 
 Optuna's storage holds the study (an SQLite file beside the repository by default, or any URL Optuna
@@ -294,7 +294,7 @@ def experiment_ref(name: str) -> str:
 
 
 def read_scores(name: str, variant: str) -> dict[str, dict[str, float]]:
-    """The experiment's results/scores/<variant>.json (a git file of its commit, as `dvc exp show`
+    """The experiment's metrics/scores/<variant>.json (a git file of its commit, as `dvc exp show`
     reads it): {"validation": {"accuracy": ..., "loss": ...}, "test": {...}}."""
     path = f"{experiment_ref(name)}:{(SCORES_DIR / f'{variant}.json').as_posix()}"
     scores = json.loads(subprocess.run(["git", "show", path], capture_output=True, text=True, check=True).stdout)

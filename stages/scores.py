@@ -1,5 +1,5 @@
 """Put one variant's scores in git: its validation and test accuracy and log loss, read from its
-evaluation (metrics/evaluation/<name>.json, in the DVC cache), to results/scores/<name>.json, a DVC
+evaluation (metrics/evaluation/<name>.json, in the DVC cache), to metrics/scores/<name>.json, a DVC
 metric. Every experiment then shows its own scores in `dvc exp show`, in a fresh clone too, and
 `mnist-search` chooses on the validation ones. It runs in a second: a clone that restores the
 evaluation from the run-cache reruns it (a git file is not in the remote).

@@ -156,19 +156,19 @@ IN_GIT = ("report", "scores", "scores_transfer")
 def test_what_a_reviewer_reads_is_in_git_and_the_rest_in_the_cache():
     """Every output of the per-variant stages that do the work goes to the DVC cache (the run-cache
     restores a stage only when all its outputs reached the remote); report and scores@ write to git
-    only, under results/, in seconds: the summary and each variant's scores, the metrics a fresh
-    clone reads with no remote and each experiment shows its own of."""
+    only, in seconds: the summary and figures under results/, each variant's scores under
+    metrics/scores/, the metrics a fresh clone reads with no remote and each experiment shows its own of."""
     declared = {}
     for name, stage in DVC_YAML["stages"].items():
         for path, (kind, settings) in outputs(stage.get("do", stage)).items():
             in_git = not settings.get("cache", True)
             assert in_git == (name in IN_GIT), f"{name}: {path} has cache: {not in_git}"
-            assert path.startswith("results/") == in_git, path
+            assert path.startswith(("results/", "metrics/scores/")) == in_git, path
             if kind == "metrics":
                 declared.setdefault(path, set()).add(name)
     assert declared == {
         "results/metrics.json": {"report"},
-        "results/scores/${key}.json": {"scores", "scores_transfer"},
+        "metrics/scores/${key}.json": {"scores", "scores_transfer"},
     }
     headline = {path for plot in DVC_YAML["plots"] for spec in plot.values() for path in spec["y"]}
     assert headline == {"results/training_curves.csv", "results/reliability.csv"}

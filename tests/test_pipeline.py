@@ -93,7 +93,7 @@ def test_a_grid_queued_with_dvc_s_own_syntax_runs_on_two_workers_each_with_its_o
     for metrics in grid.values():
         summary = metrics["results/metrics.json"]["data"]
         scores = {
-            split: figures["flagship"] for split, figures in metrics["results/scores/flagship.json"]["data"].items()
+            split: figures["flagship"] for split, figures in metrics["metrics/scores/flagship.json"]["data"].items()
         }
         # Each experiment's own run: the flagship retrained, lenet5's figures the baseline's.
         assert summary["accuracy"]["flagship"] == scores["test"]["accuracy"]

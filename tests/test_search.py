@@ -96,7 +96,7 @@ def test_every_trial_is_a_dvc_experiment_with_its_own_params_and_metrics(project
     for row in completed:
         record = records[row["experiment"]]
         assert record["params"]["params.yaml"]["data"]["model"]["filters"] == row["params"]["model.filters"]
-        scores = record["metrics"]["results/scores/flagship.json"]["data"]
+        scores = record["metrics"]["metrics/scores/flagship.json"]["data"]
         assert scores["validation"]["flagship"]["accuracy"] == row["validation_accuracy"]
         assert scores["test"]["flagship"]["accuracy"] == row["test_accuracy"]
     for row in failed:  # refused before DVC ran anything: no experiment of that name

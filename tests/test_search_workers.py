@@ -155,7 +155,7 @@ def test_a_fresh_clone_pulls_and_lists_every_finished_trial_with_its_metrics(tea
     shown = dvc(clone, "exp", "show", "--json", **team.s3.environment())
     records = {record["name"]: record for record in experiments_in(json.loads(shown))}
     for row in completed:
-        scores = records[row["experiment"]]["metrics"]["results/scores/flagship.json"]["data"]
+        scores = records[row["experiment"]]["metrics"]["metrics/scores/flagship.json"]["data"]
         assert scores["validation"]["flagship"]["accuracy"] == row["validation_accuracy"]
         assert (
             records[row["experiment"]]["params"]["params.yaml"]["data"]["model"]["filters"]
