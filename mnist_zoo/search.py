@@ -572,9 +572,9 @@ def table(study: Any) -> list[dict[str, Any]]:
 
 
 def format_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
-    """The trials as a person reads them: their params and objective (the test accuracy is left to
-    the few best, reported after the choice)."""
-    header = ["trial", "experiment", "state", *keys, "validation", "seconds"]
+    """The trials as a person reads them: their params, the objective they were chosen on, and their
+    test accuracy, reported beside it (never what the sampler saw)."""
+    header = ["trial", "experiment", "state", *keys, "validation", "test", "seconds"]
     lines = [header]
     for row in rows:
         lines.append(
@@ -589,6 +589,7 @@ def format_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
                     for key in keys
                 ),
                 "-" if row["validation_accuracy"] is None else f"{row['validation_accuracy']:.4f}",
+                "-" if row["test_accuracy"] is None else f"{row['test_accuracy']:.4f}",
                 "-" if row["wall_seconds"] is None else f"{row['wall_seconds']:.0f}",
             ]
         )
