@@ -107,10 +107,13 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     output = dvc(repo, "exp", "run", "-S", "model.filters=8")
     assert stages_run(output) == variant_stages("flagship")
 
-    # dvc metrics diff: the summary, a git file, is the one metrics file; only the flagship's figures
+    # dvc metrics diff: the summary and the flagship's scores, git files; only the flagship's figures
     # changed (the others' evaluations were not rerun).
     diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "--json"))
-    assert set(diff) == {"results/metrics.json"}
+    assert set(diff) == {"results/metrics.json", "metrics/scores/flagship.json"}
+    assert set(diff["metrics/scores/flagship.json"]) <= {
+        f"{split}.flagship.{figure}" for split in ("validation", "test") for figure in ("accuracy", "loss")
+    }
     changed = diff["results/metrics.json"]
     assert {"flag", "accuracy.flagship", "f1_macro.flagship", "training_seconds.flagship"} <= set(changed)
     assert all(key == "flag" or key.endswith(".flagship") for key in changed), changed
@@ -208,6 +211,7 @@ def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_p
         "features@vgg16_transfer",
         "train_transfer@vgg16_transfer",
         "evaluate_transfer@vgg16_transfer",
+        "scores_transfer@vgg16_transfer",
         "report",
         "site",  # the summary it reads changed: it now lists vgg16_transfer
     }
@@ -215,7 +219,13 @@ def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_p
     # Changing only the head reuses the cached features.
     update_params(repo / "params.yaml", {"variants.vgg16_transfer.epochs": 2})
     output = dvc(repo, "repro", VGG16_WEIGHTS=str(weights))
-    assert stages_run(output) == {"train_transfer@vgg16_transfer", "evaluate_transfer@vgg16_transfer", "report", "site"}
+    assert stages_run(output) == {
+        "train_transfer@vgg16_transfer",
+        "evaluate_transfer@vgg16_transfer",
+        "scores_transfer@vgg16_transfer",
+        "report",
+        "site",
+    }
 
 
 def test_same_params_and_data_give_the_same_metrics(repo: Path):
@@ -226,12 +236,13 @@ def test_same_params_and_data_give_the_same_metrics(repo: Path):
     for timing in ("images_per_second", "training_seconds"):
         del before[timing], after[timing]
     assert after == before
-    # The new timings reach the report; the model file (its save date) is new, so it re-exports.
-    # (and robustness@lenet5 if the export's bytes changed with it).
+    # The new timings reach the report (and the scores' stage, whose input's bytes changed while its
+    # scores did not); the model file (its save date) is new, so it re-exports (and robustness@lenet5
+    # reruns if the export's bytes changed with it).
     assert (
         {"report", "export@lenet5"}
         <= stages_run(dvc(repo, "repro"))
-        <= {"report", "export@lenet5", "robustness@lenet5", "site"}
+        <= {"report", "scores@lenet5", "export@lenet5", "robustness@lenet5", "site"}
     )
 
 

@@ -56,7 +56,7 @@ def compare_command(variants: list[str]) -> list[str]:
         "--keep",
         f"^({'|'.join(labels.values())})$",
         "--drop",
-        "Created|accuracy|f1_macro|training_seconds|epochs|ece|corruption_accuracy|other_writers_accuracy|ood_auroc|metrics/|data/|stages/|mnist_zoo/|plots/|results/|web/",
+        "Created|validation|test|accuracy|f1_macro|training_seconds|epochs|ece|corruption_accuracy|other_writers_accuracy|ood_auroc|metrics/|data/|stages/|mnist_zoo/|plots/|results/|web/",
     ]
 
 
