@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from mnist_zoo.files import write_json
-from tests.conftest import MIRROR_VARIABLES, TINY_PROFILE, copy_project, run, update_params
+from tests.conftest import TINY_PROFILE, copy_project, resolved_mirrors, run, update_params
 from tests.loopback_s3 import BUCKET, s3_server
 from tests.postgres_server import postgres_server
 
@@ -45,7 +45,7 @@ def study(root: Path, storage: str, s3, workers: int, trials: int, name: str) ->
     run(["git", "push", "-q", str(origin), "HEAD:main"], project)
     environ = dict(os.environ, **s3.environment(), MNIST_SEARCH_STORAGE=storage, PYTHON=sys.executable)
     environ |= {"DVC_REMOTE_URL": f"s3://{BUCKET}/{name}", "DVC_REMOTE_ENDPOINT_URL": s3.endpoint}
-    environ |= {variable: str(Path(os.environ[variable]).resolve()) for variable in MIRROR_VARIABLES}
+    environ |= resolved_mirrors()
     clones = []
     for index in range(workers):
         clone = root / f"{name}-worker-{index}"

@@ -107,12 +107,17 @@ def run(command: list[str], cwd: Path, env: dict | None = None) -> subprocess.Co
     return result
 
 
+def resolved_mirrors() -> dict[str, str]:
+    """The mirror variables that are set, as absolute paths: a command run in another directory
+    (a project copy, a clone) still finds the data."""
+    return {
+        variable: str(Path(os.environ[variable]).resolve()) for variable in MIRROR_VARIABLES if os.environ.get(variable)
+    }
+
+
 def dvc_result(repo: Path, *arguments: str, **extra_environment: str) -> subprocess.CompletedProcess:
     """Run this environment's dvc in `repo` with the mirror variables resolved, whatever its exit status."""
-    environment = dict(os.environ, **extra_environment)
-    for variable in MIRROR_VARIABLES:
-        if os.environ.get(variable):
-            environment[variable] = str(Path(os.environ[variable]).resolve())
+    environment = dict(os.environ, **extra_environment) | resolved_mirrors()
     return subprocess.run(
         [str(Path(sys.executable).with_name("dvc")), *arguments],
         cwd=repo,

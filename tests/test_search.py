@@ -17,13 +17,13 @@ from PIL import Image
 
 from bench.search_overhead import overhead
 from tests.conftest import (
-    MIRROR_VARIABLES,
     NEEDS_REAL_DATA,
     REAL_DATA,
     TINY_PROFILE,
     copy_project,
     dvc,
     experiments_in,
+    resolved_mirrors,
     run,
     update_params,
 )
@@ -36,10 +36,7 @@ GRID = {"model.filters": {"choices": [4, 6]}, "model.dropout": {"choices": [0.25
 
 
 def environment() -> dict[str, str]:
-    environ = dict(os.environ)
-    for variable in MIRROR_VARIABLES:
-        environ[variable] = str(Path(os.environ[variable]).resolve())
-    return environ
+    return dict(os.environ) | resolved_mirrors()
 
 
 def write_space(repo: Path, study: str, space: dict, **settings: object) -> Path:

@@ -15,13 +15,13 @@ import pytest
 import yaml
 
 from tests.conftest import (
-    MIRROR_VARIABLES,
     NEEDS_REAL_DATA,
     REAL_DATA,
     TINY_PROFILE,
     copy_project,
     dvc,
     experiments_in,
+    resolved_mirrors,
     run,
     update_params,
 )
@@ -46,9 +46,7 @@ class Team:
 
     def environment(self, **extra: str) -> dict[str, str]:
         """What a launcher gives a worker: the database and the remote, credentials included."""
-        environ = dict(os.environ, **self.s3.environment(), AWS_MAX_ATTEMPTS="2")
-        for variable in MIRROR_VARIABLES:
-            environ[variable] = str(Path(os.environ[variable]).resolve())
+        environ = dict(os.environ, **self.s3.environment(), AWS_MAX_ATTEMPTS="2") | resolved_mirrors()
         return environ | {
             "MNIST_SEARCH_STORAGE": self.storage,
             "DVC_REMOTE_URL": self.remote_url,
