@@ -60,31 +60,15 @@ def timing(epoch_seconds: list[float], num_images: int) -> dict[str, float | Non
 def train_and_score(
     name: str, spec: dict[str, Any], params: dict[str, Any], splits: dict[str, tuple]
 ) -> dict[str, Any]:
-    """One variant through mnist_zoo.training as the train stage runs it (seed, plan, patience),
-    each epoch timed; then its test accuracy."""
-    import keras
-
-    from mnist_zoo import training
+    """One variant through mnist_zoo.training.train_variant, as the train stage trains it, each
+    epoch timed; then its test accuracy."""
     from mnist_zoo.devices import plan_for
+    from mnist_zoo.training import EpochClock, train_variant
 
-    class EpochClock(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.seconds.append(time.perf_counter() - self.started)
-
-    training.seed_everything(int(params["seed"]))
     plan = plan_for(spec)
     clock = EpochClock()
     started = time.perf_counter()
-    model, summary = training.train(
-        spec, splits["train"], splits["validation"], training.early_stopping_patience(params, spec), [clock], plan
-    )
+    model, summary = train_variant(params, spec, splits["train"], splits["validation"], [clock], plan=plan)
     wall = time.perf_counter() - started
     images, labels = splits["test"]
     predictions = np.asarray(model.predict(images, batch_size=PREDICT_BATCH_SIZE, verbose=0)).argmax(axis=1)
@@ -95,9 +79,9 @@ def train_and_score(
         "epochs": spec["epochs"],
         "epochs_run": summary["epochs_run"],
         "best_epoch": summary["best_epoch"],
-        "epoch_seconds": [round(seconds, 3) for seconds in clock.seconds],
+        "epoch_seconds": [round(seconds, 3) for seconds in clock.epoch_seconds],
         "training_seconds": round(wall, 2),
-        **timing(clock.seconds, len(splits["train"][0])),
+        **timing(clock.epoch_seconds, len(splits["train"][0])),
         "test_accuracy": round(float(np.mean(predictions == labels)), 6),
     }
     print(

@@ -10,6 +10,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from mnist_zoo import training
 from mnist_zoo.config import PREPARED_DIR
 from mnist_zoo.dataset import load_split
 from mnist_zoo.devices import choose_plan, distribution_scope, plan_for
@@ -18,21 +19,17 @@ from mnist_zoo.params import load_params, variant_spec
 from mnist_zoo.training import fit, trainee_for
 
 
-class EpochClock(keras.callbacks.Callback):
+class EpochClock(training.EpochClock):
     """Times each epoch; with test data, also records test accuracy (untimed) and stops once
     `stop_at` is reached."""
 
     def __init__(self, test_data: tuple[np.ndarray, np.ndarray] | None, stop_at: float) -> None:
         super().__init__()
         self.test_data, self.stop_at = test_data, stop_at
-        self.epoch_seconds: list[float] = []
         self.history: list[dict[str, float]] = []
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.started = time.perf_counter()
-
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.epoch_seconds.append(time.perf_counter() - self.started)
+        super().on_epoch_end(epoch, logs)
         if self.test_data is None:
             return
         accuracy = float(self.model.evaluate(*self.test_data, batch_size=1000, verbose=0)[1])

@@ -30,19 +30,15 @@ def spread_row(
     splits: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> dict[str, Any]:
     """Train under `seed` (our protocol or the posts') and score the kept model on the test split."""
-    from mnist_zoo.devices import plan_for
     from mnist_zoo.evaluation import classification_metrics
-    from mnist_zoo.training import early_stopping_patience, seed_everything, train
+    from mnist_zoo.training import train_variant
 
-    seed_everything(seed)
     if posts_protocol:
         # The posts' protocol: all training images, every epoch of the budget, the last weights.
         everything = tuple(np.concatenate(pair) for pair in zip(splits["train"], splits["validation"], strict=True))
-        model, summary = train(spec, everything, None, None, [], plan_for(spec))
+        model, summary = train_variant(params, spec, everything, None, seed=seed, early_stopping=False)
     else:
-        model, summary = train(
-            spec, splits["train"], splits["validation"], early_stopping_patience(params, spec), [], plan_for(spec)
-        )
+        model, summary = train_variant(params, spec, splits["train"], splits["validation"], seed=seed)
     test_images, test_labels = splits["test"]
     probabilities = model.predict(test_images, batch_size=PREDICT_BATCH_SIZE, verbose=0)
     scores = classification_metrics(test_labels, probabilities)

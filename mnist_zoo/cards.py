@@ -106,7 +106,7 @@ def model_card(
         "- most confused (true -> predicted: images): "
         + ("; ".join(f"{actual} -> {predicted}: {number}" for actual, predicted, number in confused) or "none"),
         "",
-        *calibration_lines(evaluation.get("calibration")),
+        *calibration_lines(evaluation.get("calibration"), evaluation["loss"]),
         *robustness_lines(robustness),
         "## Training",
         "",
@@ -124,7 +124,7 @@ def model_card(
     return "\n".join(lines) + "\n"
 
 
-def calibration_lines(calibration: dict[str, Any] | None) -> list[str]:
+def calibration_lines(calibration: dict[str, Any] | None, log_loss: float) -> list[str]:
     """Is its confidence honest: the card's calibration section (none where evaluate gave none)."""
     if not calibration:
         return []
@@ -132,10 +132,10 @@ def calibration_lines(calibration: dict[str, Any] | None) -> list[str]:
         "## Calibration (test set)",
         "",
         f"- expected calibration error {calibration['ece']:.4f} ({calibration['num_bins']} bins), "
-        f"maximum {calibration['mce']:.4f}; Brier score {calibration['brier']:.4f}, "
-        f"log loss {calibration['log_loss']:.4f}",
+        f"maximum {calibration['mce']:.4f}; Brier score {calibration['brier']:.4f}",
         f"- temperature {calibration['temperature']:.3f} (fitted on the validation split): ECE "
-        f"{calibration['ece_after_temperature']:.4f}, log loss {calibration['log_loss_after_temperature']:.4f}; "
+        f"{calibration['ece_after_temperature']:.4f}, log loss {calibration['log_loss_after_temperature']:.4f} "
+        f"(from {log_loss:.4f}); "
         "the same digits",
         "",
     ]

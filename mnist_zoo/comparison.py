@@ -78,7 +78,8 @@ class Verdict(NamedTuple):
     test: McNemar | None  # None where either side's predictions are missing
     band: Band | None
     significant: bool
-    outside_band: bool
+    beyond_band: bool | None  # the change is larger than band_sds of the band's sd (None: no band)
+    outside_band: bool  # what the verdict takes: beyond the band, or no band to trust (none or stale)
     regression: bool
 
 
@@ -96,7 +97,8 @@ def judge(
     test it cannot be significant; without a band (or with a stale one) any significant drop counts."""
     change = head - base
     significant = test is not None and test.p_value < significance
-    outside_band = band is None or band.stale or abs(change) > band_sds * band.sd
+    beyond_band = None if band is None else abs(change) > band_sds * band.sd
+    outside_band = band is None or band.stale or bool(beyond_band)
     return Verdict(
         variant,
         base,
@@ -104,6 +106,7 @@ def judge(
         test,
         band,
         significant,
+        beyond_band,
         outside_band,
         regression=change < 0 and significant and outside_band,
     )
@@ -122,7 +125,7 @@ def describe(verdict: Verdict, band_sds: float) -> dict[str, str]:
         seeds = "not measured"
     else:
         seeds = (
-            f"{'outside' if abs(change) > band_sds * band.sd else 'inside'} ±{band_sds:g} sd "
+            f"{'outside' if verdict.beyond_band else 'inside'} ±{band_sds:g} sd "
             f"({100 * band.sd:.2f} pp over {band.seeds} seeds)" + (", stale: the recipe changed" if band.stale else "")
         )
     return {

@@ -22,8 +22,9 @@ TYPICALITY_PATH = EXPORT_DIR / "typicality.npz"
 # What training, evaluation and export write per variant: DVC outputs, in the cache and the remote.
 TRAINING_METRICS_DIR = Path("metrics/training")
 EVALUATION_DIR = Path("metrics/evaluation")
-# Each model's validation and test accuracy and loss, declared as DVC metrics: every experiment
-# (a search's trials included) shows its own in `dvc exp show`. A search chooses on validation only.
+# Each model's validation and test accuracy and loss: DVC metrics in git (the scores stage copies them
+# from the evaluation in a second), so every experiment, a search's trials included, shows its own in
+# `dvc exp show`, in a fresh clone too. A search chooses on validation only.
 SCORES_DIR = Path("metrics/scores")
 PREDICTIONS_DIR = Path("metrics/predictions")  # each model's digit per test image, for paired tests
 EXPORT_METRICS_DIR = Path("metrics/export")

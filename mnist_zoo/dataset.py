@@ -1,18 +1,16 @@
 """The prepared tensors' file format, in one place: `preprocess` writes data/prepared/<split>.npz
-with `to_npz_bytes`, every model stage reads it with `load_split`."""
+with `write_split`, every model stage reads it with `load_split`."""
 
 from pathlib import Path
 
 import numpy as np
 
+from mnist_zoo.files import write_npz
 
-def to_npz_bytes(images: np.ndarray, labels: np.ndarray) -> bytes:
-    """uint8 images (N, 28, 28) and labels (N,) as one .npz file's bytes."""
-    import io
 
-    buffer = io.BytesIO()
-    np.savez(buffer, images=images, labels=labels)
-    return buffer.getvalue()
+def write_split(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """uint8 images (N, 28, 28) and labels (N,) as one .npz file, written atomically."""
+    write_npz(path, images=images, labels=labels)
 
 
 def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:

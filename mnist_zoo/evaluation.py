@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn import metrics as sklearn_metrics
 
-from mnist_zoo.calibration import Reliability
+from mnist_zoo.calibration import Reliability, log_loss
 from mnist_zoo.config import NUM_CLASSES, PREDICT_BATCH_SIZE
 
 
@@ -22,7 +22,7 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dic
     )
     return {
         "accuracy": round(float(sklearn_metrics.accuracy_score(labels, predictions)), 6),
-        "loss": round(float(sklearn_metrics.log_loss(labels, probabilities, labels=classes)), 6),
+        "loss": round(log_loss(probabilities, labels), 6),
         "f1_macro": round(float(np.mean(f1)), 6),
         "f1_weighted": round(float(np.average(f1, weights=support)), 6) if support.sum() else 0.0,
         "per_class": {

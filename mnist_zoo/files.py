@@ -2,12 +2,15 @@
 would trust."""
 
 import contextlib
+import io
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 @contextlib.contextmanager
@@ -35,3 +38,11 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
 def write_json(path: Path, data: Any) -> None:
     """Write pretty, key-sorted JSON atomically (sorted keys keep git diffs small)."""
     atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Write named arrays as one .npz file atomically (NumPy's zip has fixed timestamps, so the same
+    arrays give the same bytes, and DVC the same hash)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())

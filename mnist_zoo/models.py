@@ -120,15 +120,14 @@ def build_vgg16_transfer(dense_layers: list[dict[str, Any]], weights: str | None
     return keras.Model(inputs, outputs, name="vgg16_transfer")
 
 
-FAMILIES: dict[str, Callable[..., keras.Model]] = {
-    "convnet": build_convnet,
-    "flagship": build_flagship,
-    "vgg16_transfer": build_vgg16_transfer,
-}
+def builder(family: str) -> Callable[..., keras.Model]:
+    """The builder of a family in mnist_zoo.schema.FAMILIES (the one list of families): this
+    module's `build_<family>`, whose arguments are the family's params keys."""
+    return globals()[f"build_{family}"]
 
 
 def architecture_keys(family: str) -> set[str]:
-    return set(inspect.signature(FAMILIES[family]).parameters)
+    return set(inspect.signature(builder(family)).parameters)
 
 
 def validate_spec(name: str, spec: dict[str, Any]) -> None:
@@ -140,15 +139,15 @@ def validate_spec(name: str, spec: dict[str, Any]) -> None:
 def build_model(spec: dict[str, Any]) -> keras.Model:
     """Build the variant's uncompiled model from its params section."""
     keys = architecture_keys(spec["family"])
-    return FAMILIES[spec["family"]](**{key: value for key, value in spec.items() if key in keys})
+    return builder(spec["family"])(**{key: value for key, value in spec.items() if key in keys})
 
 
-OPTIMIZERS: dict[str, type] = {
-    "adadelta": keras.optimizers.Adadelta,
-    "adam": keras.optimizers.Adam,
-    "rmsprop": keras.optimizers.RMSprop,
-    "sgd": keras.optimizers.SGD,
-}
+def optimizer_class(name: str) -> type[keras.optimizers.Optimizer]:
+    """The Keras optimizer class that `name` (one of mnist_zoo.schema.OPTIMIZERS) names in Keras' own
+    registry."""
+    return type(keras.optimizers.get(name))
+
+
 # Options we translate ourselves rather than pass to the optimizer's constructor.
 SCHEDULE_KEYS = {"name", "decay", "schedule"}
 
@@ -156,7 +155,7 @@ SCHEDULE_KEYS = {"name", "decay", "schedule"}
 def optimizer_options(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     """The constructor options of a variant's optimizer spec (name and types checked by the
     schema), refusing an option this optimizer's constructor does not take."""
-    valid = set(inspect.signature(OPTIMIZERS[spec["name"]]).parameters) | SCHEDULE_KEYS
+    valid = set(inspect.signature(optimizer_class(spec["name"])).parameters) | SCHEDULE_KEYS
     unknown = sorted(set(spec) - valid)
     if unknown:
         raise ValueError(
@@ -172,7 +171,7 @@ def build_optimizer(spec: dict[str, Any], total_steps: int) -> keras.optimizers.
     `schedule: cosine` decays the rate to zero over the whole run (`total_steps`).
     """
     options = optimizer_options("optimizer", spec)
-    learning_rate = options.pop("learning_rate", OPTIMIZERS[spec["name"]]().learning_rate)
+    learning_rate = options.pop("learning_rate", optimizer_class(spec["name"])().learning_rate)
     learning_rate = float(keras.ops.convert_to_numpy(learning_rate))
     if spec.get("decay"):
         learning_rate = keras.optimizers.schedules.InverseTimeDecay(
@@ -180,4 +179,4 @@ def build_optimizer(spec: dict[str, Any], total_steps: int) -> keras.optimizers.
         )
     elif spec.get("schedule") == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
-    return OPTIMIZERS[spec["name"]](learning_rate=learning_rate, **options)
+    return optimizer_class(spec["name"])(learning_rate=learning_rate, **options)

@@ -2,6 +2,8 @@
 export (through tf2onnx, so TensorFlow), of the model stripped of its training-only random layers,
 compared image by image with the original under ONNX Runtime."""
 
+import warnings
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -32,3 +34,13 @@ def for_inference(model: keras.Model) -> keras.Model:
     inference = keras.models.clone_model(model, clone_function=clone)
     inference(np.zeros((1, *model.input_shape[1:]), dtype=np.float32))  # the export traces a called model
     return inference
+
+
+def export_onnx(model: keras.Model, path: Path) -> None:
+    """Write `model`, as it infers (`for_inference`), to `path` as ONNX. Keras' tf2onnx bridge asks
+    NumPy for `np.object`, which NumPy answers with a FutureWarning meant for tf2onnx's authors; it is
+    silenced here, and only here."""
+    inference = for_inference(model)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="In the future `np.object`", category=FutureWarning)
+        inference.export(str(path), format="onnx", verbose=False)

@@ -22,7 +22,7 @@ PLOTS = tuple(
 PROFILE_NOTES = {
     "full": "full runs of every recipe (the base side restored from the DVC remote's run-cache)",
     "pull_request": "the pull-request profile (fewer images and epochs, no DVC remote): compare its "
-    "figures with each other, not with the full runs' ",
+    "figures with each other, not with the full runs' in the README",
 }
 
 

@@ -16,17 +16,10 @@ import numpy as np
 
 from mnist_zoo import runtime
 from mnist_zoo.config import EXPORT_DIR, MODELS_DIR, PARAMS_PATH, ROBUSTNESS_DIR, TYPICALITY_PATH
-from mnist_zoo.digits import (
-    IMAGE_SUFFIXES,
-    ImageError,
-    Typicality,
-    is_digit,
-    load_digit,
-    load_typicality,
-    max_softmax,
-    typicality,
-)
+from mnist_zoo.digits import IMAGE_SUFFIXES, ImageError, load_digit
 from mnist_zoo.inference import Classifier, keras_classifier, onnx_classifier
+from mnist_zoo.typicality import Typicality, is_digit, max_softmax, typicalities
+from mnist_zoo.typicality import load as load_typicality
 
 DEFAULT_MODEL = "flagship"
 TOP_K = 3
@@ -78,7 +71,7 @@ def predict(
     if digits:
         batch = np.stack(digits)[..., np.newaxis]
         good = [record for record in records if "error" not in record]
-        looks = None if basis is None else typicality(batch, basis)
+        looks = None if basis is None else typicalities(batch, basis)
         for name, classify in classifiers.items():
             probabilities = classify(batch)
             verdicts = (

@@ -1,7 +1,7 @@
 """How a model fails away from MNIST's clean test set: under corrupted scans, on digits written by
 other people, and on images that are not digits at all.
 
-"Not a digit" uses four scores per image, higher meaning more digit-like (mnist_zoo/digits.py):
+"Not a digit" uses four scores per image, higher meaning more digit-like (mnist_zoo/typicality.py):
 the model's confidence (its top probability), and three typicalities of the image itself, which no
 model's confidence can fake (the models are as sure of uniform noise as of a digit). An image is a
 digit when all four pass their thresholds; each threshold keeps all but a quarter of the allowed
@@ -16,19 +16,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from mnist_zoo.config import IMAGE_SIZE
-from mnist_zoo.digits import Typicality, is_digit
-
-
-def fit_typicality(images: np.ndarray, num_components: int) -> Typicality:
-    """The top principal components of `images` (uint8, 28x28 at the end), and these images'
-    coordinates along them (float16: the served file stays small)."""
-    pixels = images.reshape(len(images), -1).astype(np.float64) / 255.0
-    mean = pixels.mean(axis=0)
-    _, _, components = np.linalg.svd(pixels - mean, full_matrices=False)
-    components = components[:num_components]
-    return Typicality(
-        mean.astype(np.float32), components.astype(np.float32), ((pixels - mean) @ components.T).astype(np.float16)
-    )
+from mnist_zoo.typicality import is_digit
 
 
 def auroc(digit_scores: np.ndarray, other_scores: np.ndarray) -> float:
@@ -82,7 +70,7 @@ def not_a_digit(
     """The thresholds (each keeping all but its share of the allowed misses of the validation
     digits), the share of test digits they turn away, and against each set of other images: each
     score's AUROC, the scores together's AUROC and FPR at `true_positive_rate` of test digits, and
-    the share the thresholds flag. Scores as mnist_zoo.digits.digit_scores gives them."""
+    the share the thresholds flag. Scores as mnist_zoo.typicality.digit_scores gives them."""
     each = 1 - (1 - true_positive_rate) / len(validation)
     thresholds = {name: threshold_at(scores, each) for name, scores in validation.items()}
 
@@ -103,12 +91,3 @@ def not_a_digit(
             "flagged": round(float(1 - np.mean(is_digit(scores, thresholds))), 6),
         }
     return figures
-
-
-def typicality_bytes(basis: Typicality) -> bytes:
-    """The basis as one .npz file's bytes (the typicality stage's output)."""
-    import io
-
-    buffer = io.BytesIO()
-    np.savez(buffer, mean=basis.mean, components=basis.components, reference=basis.reference)
-    return buffer.getvalue()

@@ -5,7 +5,9 @@ Keras fixes its backend when it is first imported, and each backend reads its GP
 when it starts, so both are set here, explicitly, rather than as a side effect of some import.
 """
 
+import atexit
 import os
+import subprocess
 import sys
 from collections.abc import MutableMapping
 
@@ -22,6 +24,30 @@ ACCELERATOR_MEMORY_SETTINGS = {
 }
 # Figures are files here, never windows: no display on CI, servers or GPU machines.
 MATPLOTLIB_BACKEND = {"MPLBACKEND": "Agg"}
+# TensorFlow's C++ logging: errors only (2 hides its INFO and WARNING lines: oneDNN's notice, the CPU
+# instructions it was not built for). A value the user set wins (0 shows everything).
+LIBRARY_LOG_SETTINGS = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+# What TensorFlow's libraries print to stderr as they load on a machine without a GPU, before any
+# setting above is read: absl's notice that logging is not initialised yet, the CUDA stubs' INFO
+# lines and cuInit's failure (an "E" line that is no error here: no GPU, so TensorFlow runs on the
+# CPU, as the project's own "backend ... on ..." line says). Every other line passes untouched.
+# MNIST_ZOO_LIBRARY_LOGS=1 lets these through too, to debug a GPU that is not found.
+LIBRARY_NOISE = (
+    r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$",
+    r"^I\d{4} [\d:. ]+\d+ (cudart_stub|cuda_dnn|cuda_fft|cuda_blas|cpu_feature_guard|port)\.cc:\d+\] ",
+    r"^E\d{4} [\d:. ]+\d+ cuda_(platform|executor|diagnostics)\.cc:\d+\] failed call to cuInit",
+    r"^To enable the following instructions: .* in other operations, rebuild TensorFlow",
+)
+# The filter: a child process (stdlib only) reading this process's stderr, so it outlives a crash
+# of this one and passes every last line of a traceback on.
+NOISE_FILTER = """
+import re, sys
+noise = re.compile("|".join(sys.argv[1:]))
+for line in sys.stdin.buffer:
+    if not noise.match(line.decode("utf-8", "replace")):
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+"""
 
 
 def share_accelerator_memory(environ: MutableMapping[str, str] = os.environ) -> dict[str, str]:
@@ -34,19 +60,59 @@ def share_accelerator_memory(environ: MutableMapping[str, str] = os.environ) -> 
     return {name: environ[name] for name in ACCELERATOR_MEMORY_SETTINGS}
 
 
+def filter_library_noise() -> subprocess.Popen | None:
+    """From now on, pass this process's stderr (file descriptor 2, where C++ libraries write)
+    through a filter that drops LIBRARY_NOISE's lines; children started later share it. Returns the
+    filter's process (None where MNIST_ZOO_LIBRARY_LOGS=1 asks for everything).
+
+    At exit (a traceback is printed before), stderr is given back and the filter drained, so the
+    last lines come out before whatever runs next (DVC's next stage) prints."""
+    if os.environ.get("MNIST_ZOO_LIBRARY_LOGS") == "1":
+        return None
+    sys.stderr.flush()
+    stderr = sys.stderr.fileno()
+    original = os.dup(stderr)
+    read_end, write_end = os.pipe()
+    noise_filter = subprocess.Popen(
+        [sys.executable, "-S", "-c", NOISE_FILTER, *LIBRARY_NOISE], stdin=read_end, stdout=original
+    )
+    os.close(read_end)
+    os.dup2(write_end, stderr)
+    os.close(write_end)
+
+    def drain() -> None:
+        sys.stderr.flush()
+        os.dup2(original, stderr)  # closes this process's end of the pipe: the filter reads to its end
+        try:
+            noise_filter.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a child still holds the pipe: let the filter outlive us
+            pass
+
+    atexit.register(drain)
+    return noise_filter
+
+
 def start(
-    backend: str | None = None, override: bool = False, environ: MutableMapping[str, str] = os.environ
+    backend: str | None = None,
+    override: bool = False,
+    environ: MutableMapping[str, str] = os.environ,
+    quiet: bool = True,
 ) -> str | None:
-    """Prepare this process: shareable accelerator memory, figures to files, and the Keras
-    `backend` (e.g. a variant's `backend` param) unless KERAS_BACKEND already names one (a whole
-    zoo on JAX on a GPU machine) and `override` is false. Returns the backend Keras will use
+    """Prepare this process: shareable accelerator memory, figures to files, quiet libraries, and
+    the Keras `backend` (e.g. a variant's `backend` param) unless KERAS_BACKEND already names one (a
+    whole zoo on JAX on a GPU machine) and `override` is false. Returns the backend Keras will use
     (None: Keras' default).
+
+    `quiet`: drop the libraries' start-up chatter from stderr (`filter_library_noise`); a test
+    calling this inside pytest passes False, leaving pytest's capture of stderr alone.
 
     Raises RuntimeError if Keras was imported before this call with another backend: the choice
     would be silently ignored."""
     share_accelerator_memory(environ)
-    for name, value in MATPLOTLIB_BACKEND.items():
+    for name, value in (MATPLOTLIB_BACKEND | LIBRARY_LOG_SETTINGS).items():
         environ.setdefault(name, value)
+    if quiet and environ is os.environ:
+        filter_library_noise()
     if backend and override:
         environ["KERAS_BACKEND"] = backend
     elif backend:

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 # The subsets below must leave every class in every split.
 from mnist_zoo.config import MNIST_TEST_IMAGES, MNIST_TRAIN_IMAGES, NUM_CLASSES
 
-FAMILIES = ("convnet", "flagship", "vgg16_transfer")
+# Keras' names for its optimizers (keras.optimizers.get(name) makes one): the ones a variant may use.
 OPTIMIZERS = ("adadelta", "adam", "rmsprop", "sgd")
 BACKENDS = ("tensorflow", "jax", "torch")  # the default first
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
@@ -22,6 +22,15 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "swish"
 class Rule(NamedTuple):
     accepts: Callable[[Any], bool]
     allowed: str  # what a person should write instead, e.g. 'a whole number >= 1'
+
+
+class Family(NamedTuple):
+    """A model family: the arguments of its builder, mnist_zoo.models.build_<family>, each with the
+    rule its params value obeys (None: a list of layers, checked by check_variant), and those the
+    builder has a default for, which a variant may leave out."""
+
+    arguments: dict[str, Rule | None]
+    optional: frozenset[str] = frozenset()
 
 
 def is_int(value: Any) -> bool:
@@ -148,7 +157,7 @@ DENSE_LAYER_RULES = {"units": POSITIVE, "dropout": UNIT}
 CONV_LAYER_RULES = {"filters": POSITIVE, "kernel_size": integer(1, 28, 3), "pool": BOOLEAN}
 # Every variant's recipe, then each family's architecture (required unless it has a default).
 RECIPE_RULES = {
-    "family": one_of(*FAMILIES),
+    "family": None,  # one of FAMILIES, checked first: it says which arguments follow
     "optimizer": None,
     "batch_size": integer(1, example=128),
     "epochs": integer(1, example=10),
@@ -158,25 +167,32 @@ RECIPE_RULES = {
     "precision": one_of(*PRECISIONS),
 }
 OPTIONAL_RECIPE_KEYS = {"early_stopping_patience", "reported_accuracy", "backend", "precision"}
-FAMILY_RULES: dict[str, dict[str, Rule | None]] = {
-    "flagship": {
-        "filters": POSITIVE,
-        "dense_units": POSITIVE,
-        "dropout": UNIT,
-        "translation": number(0, 1, True, True, 0.1),
-        "rotation": number(0, 0.5, True, True, 0.03),
-        "zoom": number(0, 1, True, False, 0.1),
-        "batch_norm_momentum": UNIT,
-    },
-    "convnet": {"conv_layers": None, "dense_layers": None, "activation": one_of(*ACTIVATIONS)},
-    "vgg16_transfer": {
-        "dense_layers": None,
-        "weights": Rule(
-            lambda v: v is None or isinstance(v, str) and v != "", "imagenet, a path to a weights file, or null"
-        ),
-    },
+# Every model family, the one list: a new family is its builder in mnist_zoo/models.py and its entry
+# here (docs/extending.md); tests/test_models.py holds each entry to its builder's signature.
+FAMILIES: dict[str, Family] = {
+    "convnet": Family({"conv_layers": None, "dense_layers": None, "activation": one_of(*ACTIVATIONS)}),
+    "flagship": Family(
+        {
+            "filters": POSITIVE,
+            "dense_units": POSITIVE,
+            "dropout": UNIT,
+            "translation": number(0, 1, True, True, 0.1),
+            "rotation": number(0, 0.5, True, True, 0.03),
+            "zoom": number(0, 1, True, False, 0.1),
+            "batch_norm_momentum": UNIT,
+        },
+        frozenset({"rotation", "zoom", "batch_norm_momentum"}),
+    ),
+    "vgg16_transfer": Family(
+        {
+            "dense_layers": None,
+            "weights": Rule(
+                lambda v: v is None or isinstance(v, str) and v != "", "imagenet, a path to a weights file, or null"
+            ),
+        },
+        frozenset({"weights"}),
+    ),
 }
-OPTIONAL_FAMILY_KEYS = {"weights", "rotation", "zoom", "batch_norm_momentum"}
 SECTION_RULES = {
     "data": {
         "mirrors": Rule(
@@ -278,16 +294,17 @@ def check_optimizer(key: str, value: Any) -> None:
 
 def check_variant(key: str, spec: Any) -> None:
     """One variant's section (e.g. key 'variants.lenet5' or 'model')."""
-    if not isinstance(spec, dict) or spec.get("family") not in FAMILIES:
+    if not isinstance(spec, dict) or not isinstance(spec.get("family"), str) or spec["family"] not in FAMILIES:
         family = spec.get("family", MISSING) if isinstance(spec, dict) else spec
         raise refuse(f"{key}.family" if isinstance(spec, dict) else key, family, f"one of {list(FAMILIES)}")
-    family_rules = FAMILY_RULES[spec["family"]]
+    family = FAMILIES[spec["family"]]
     nested = {
+        "family": lambda key, value: None,  # checked above
         "optimizer": check_optimizer,
         "dense_layers": check_layers(DENSE_LAYER_RULES, {"units"}),
         "conv_layers": check_layers(CONV_LAYER_RULES, {"filters", "kernel_size"}),
     }
-    check_mapping(key, spec, RECIPE_RULES | family_rules, OPTIONAL_RECIPE_KEYS | OPTIONAL_FAMILY_KEYS, nested)
+    check_mapping(key, spec, RECIPE_RULES | family.arguments, OPTIONAL_RECIPE_KEYS | family.optional, nested)
 
 
 # Variant names become DVC stage ids (train@lenet5) and file names, so keep them boring.

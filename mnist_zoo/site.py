@@ -10,14 +10,15 @@ the stage writes a page that says how to enable it, so the default `dvc repro` n
 
 import html
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from mnist_zoo.digits import Typicality
+from mnist_zoo.leaderboard import FIGURES, page_columns
+from mnist_zoo.markdown_html import markdown_html
+from mnist_zoo.typicality import Typicality
 
 SITE_DIR = Path("site")  # what the stage writes: the page, ready to serve
 WEB_DIR = Path("web")  # the page's own files, in git
@@ -43,53 +44,6 @@ def missing_runtime(vendor_dir: Path) -> list[str]:
     return [name for name in RUNTIME_FILES if not (vendor_dir / name).is_file()]
 
 
-def inline_markdown(text: str) -> str:
-    text = html.escape(text, quote=False)
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
-
-
-def markdown_html(text: str) -> str:
-    """The Markdown the cards use (headings, paragraphs, lists, fenced code) as HTML."""
-    out, paragraph, in_list, in_code = [], [], False, False
-
-    def end_paragraph() -> None:
-        if paragraph:
-            out.append(f"<p>{inline_markdown(' '.join(paragraph))}</p>")
-            paragraph.clear()
-
-    def flush() -> None:
-        nonlocal in_list
-        end_paragraph()
-        if in_list:
-            out.append("</ul>")
-            in_list = False
-
-    for line in text.splitlines():
-        if line.startswith("```"):
-            flush()
-            out.append("</code></pre>" if in_code else "<pre><code>")
-            in_code = not in_code
-        elif in_code:
-            out.append(html.escape(line, quote=False))
-        elif heading := re.match(r"(#{1,6}) (.*)", line):
-            flush()
-            level = len(heading.group(1)) + 2  # the page's own h1 and h2 sit above a card
-            out.append(f"<h{min(level, 6)}>{inline_markdown(heading.group(2))}</h{min(level, 6)}>")
-        elif line.startswith("- "):
-            end_paragraph()
-            if not in_list:
-                out.append("<ul>")
-                in_list = True
-            out.append(f"<li>{inline_markdown(line[2:])}</li>")
-        elif line.strip():
-            paragraph.append(line.strip())
-        else:
-            flush()
-    flush()
-    return "\n".join(out)
-
-
 def typicality_payload(basis: Typicality) -> bytes:
     """The basis as the page reads it: float32, little-endian, the mean (784), then the components
     (K rows of 784), then the reference digits' coordinates (N rows of K)."""
@@ -108,7 +62,7 @@ def page_data(
     """Everything the page shows besides the models: data.json."""
     variants = []
     for name in names:
-        figures = {figure: summary.get(figure, {}).get(name) for figure in SUMMARY_FIGURES}
+        figures = {figure.key: summary.get(figure.key, {}).get(name) for figure in FIGURES}
         thresholds = (robustness[name] or {}).get("not_a_digit", {}).get("threshold")
         variants.append(
             {
@@ -123,6 +77,7 @@ def page_data(
             }
         )
     return {
+        "columns": page_columns(),  # the leaderboard's: the same figures, headers and formats as the README's
         "variants": variants,
         "typicality": None
         if basis is None
@@ -135,19 +90,6 @@ def page_data(
         # None: the full recipes on MNIST's 60,000 training images; else a reduced profile's size.
         "training_images": training_images,
     }
-
-
-# The summary's figures the leaderboard shows (results/metrics.json, from `report`).
-SUMMARY_FIGURES = (
-    "accuracy",
-    "f1_macro",
-    "ece",
-    "corruption_accuracy",
-    "other_writers_accuracy",
-    "ood_auroc",
-    "training_seconds",
-    "epochs",
-)
 
 
 def placeholder_page(reason: str) -> str:
@@ -186,7 +128,7 @@ def required(path: Path, made_by: str) -> Path:
 
 
 def write_page(names: list[str], site: Path, sources: Sources, training_images: int | None) -> None:
-    from mnist_zoo.digits import load_typicality
+    from mnist_zoo.typicality import load as load_typicality
 
     summary = json.loads(required(sources.results / "metrics.json", "report").read_text())
     cards = {name: required(sources.results / "cards" / f"{name}.md", "report").read_text() for name in names}

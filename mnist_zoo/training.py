@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from mnist_zoo.devices import Plan, distribution_scope, split_evenly
+from mnist_zoo.devices import Plan, distribution_scope, plan_for, split_evenly
 from mnist_zoo.epochs import compile_for_loop, fit_inputs, loop_for, steps_per_epoch
 from mnist_zoo.files import atomic_path
 from mnist_zoo.kernels import training_clone
@@ -138,6 +138,45 @@ def train(
     if trainee is not model:
         model.set_weights(trainee.get_weights())
     return model, summary
+
+
+def train_variant(
+    params: dict[str, Any],
+    spec: dict[str, Any],
+    train_data: tuple[np.ndarray, np.ndarray],
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    callbacks: list[keras.callbacks.Callback] = (),
+    *,
+    plan: Plan | None = None,
+    seed: int | None = None,
+    early_stopping: bool = True,
+    model: keras.Model | None = None,
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Train a variant from its params section as the train stage does; the stages, the benchmarks,
+    the GPU check and the tests all train through here.
+
+    Seeds everything with the project's `seed` (or `seed`), fits on `plan` (default: the one
+    `plan_for` chooses for the spec; a caller that must fail before reading data chooses it first),
+    early-stopping on validation loss with the recipe's patience. `early_stopping=False` is the
+    posts' protocol: every epoch of the budget, the last weights."""
+    seed_everything(int(params["seed"]) if seed is None else seed)
+    patience = early_stopping_patience(params, spec) if early_stopping else None
+    plan = plan_for(spec) if plan is None else plan
+    return train(spec, train_data, validation_data, patience, list(callbacks), plan, model=model)
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Times each epoch (wall seconds, in `epoch_seconds`): what the benchmarks report."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch_seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_seconds.append(time.perf_counter() - self.started)
 
 
 def early_stopping_patience(params: dict[str, Any], spec: dict[str, Any]) -> int:

@@ -8,8 +8,7 @@ import time
 
 from mnist_zoo import config, runtime
 from mnist_zoo.corruptions import corrupt
-from mnist_zoo.dataset import load_split, to_npz_bytes
-from mnist_zoo.files import atomic_write_bytes
+from mnist_zoo.dataset import load_split, write_split
 from mnist_zoo.params import load_params
 
 log = logging.getLogger("corrupt")
@@ -21,7 +20,7 @@ def main() -> None:
     for kind in settings["corruptions"]:
         started = time.perf_counter()
         corrupted = corrupt(images[..., 0], kind, settings["severity"], settings["seed"])
-        atomic_write_bytes(config.CORRUPTED_DIR / f"{kind}.npz", to_npz_bytes(corrupted, labels.astype("uint8")))
+        write_split(config.CORRUPTED_DIR / f"{kind}.npz", corrupted, labels.astype("uint8"))
         log.info("%s: %d images in %.1f s", kind, len(corrupted), time.perf_counter() - started)
 
 

@@ -38,7 +38,7 @@ def main(
     from mnist_zoo.dataset import load_split
     from mnist_zoo.files import atomic_path, write_json
     from mnist_zoo.inference import onnx_classifier, predict_in_batches
-    from mnist_zoo.onnx_export import for_inference, parity
+    from mnist_zoo.onnx_export import export_onnx, parity
 
     images, labels = load_split(prepared_dir / "test.npz")
     images = images.astype(np.float32)
@@ -46,7 +46,7 @@ def main(
     keras_probabilities = np.asarray(model.predict(images, batch_size=config.PREDICT_BATCH_SIZE, verbose=0))
 
     with atomic_path(export_dir / f"{name}.onnx") as temp_path:
-        for_inference(model).export(str(temp_path), format="onnx", verbose=False)
+        export_onnx(model, temp_path)
         results = parity(labels, keras_probabilities, predict_in_batches(onnx_classifier(temp_path), images))
         if results["agreement"] < min_agreement:
             raise ValueError(

@@ -5,12 +5,9 @@ Opt in through params.yaml train.transfer_variants, then `dvc repro` (features@<
 """
 
 import argparse
-import io
 import logging
 import time
 from pathlib import Path
-
-import numpy as np
 
 from mnist_zoo import config, runtime
 from mnist_zoo.params import load_params
@@ -20,7 +17,7 @@ log = logging.getLogger("features")
 
 def main(name: str, output_dir: Path = config.FEATURES_DIR) -> None:
     from mnist_zoo.dataset import load_split
-    from mnist_zoo.files import atomic_write_bytes
+    from mnist_zoo.files import write_npz
     from mnist_zoo.transfer import FEATURES_BATCH_SIZE, build_pretrained, feature_extractor, transfer_spec
 
     spec = transfer_spec(load_params(), name)
@@ -38,9 +35,7 @@ def main(name: str, output_dir: Path = config.FEATURES_DIR) -> None:
             arrays[f"{split}_features"].shape,
             time.perf_counter() - started,
         )
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(output_dir / f"{name}.npz", buffer.getvalue())
+    write_npz(output_dir / f"{name}.npz", **arrays)
 
 
 if __name__ == "__main__":

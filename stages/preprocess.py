@@ -10,8 +10,7 @@ import numpy as np
 
 from mnist_zoo import runtime
 from mnist_zoo.config import NUM_CLASSES, PREPARED_DIR, RAW_DIR
-from mnist_zoo.dataset import to_npz_bytes
-from mnist_zoo.files import atomic_write_bytes
+from mnist_zoo.dataset import write_split
 from mnist_zoo.params import load_params
 from mnist_zoo.prepare import IDX_FILES, decode_split, split_indices, subset_indices
 
@@ -32,7 +31,7 @@ def main(raw_dir: Path = RAW_DIR, output_dir: Path = PREPARED_DIR) -> None:
         "test": (test_images[test], test_labels[test]),
     }
     for name, (images, labels) in splits.items():
-        atomic_write_bytes(output_dir / f"{name}.npz", to_npz_bytes(images, labels))
+        write_split(output_dir / f"{name}.npz", images, labels)
         log.info(
             "%s: %d images %s, label counts %s",
             name,

@@ -20,10 +20,9 @@ from mnist_zoo import config, runtime
 from mnist_zoo.cards import model_card, most_confused, prepared_data_version
 from mnist_zoo.figures import save_figure
 from mnist_zoo.files import atomic_write_bytes
-from mnist_zoo.leaderboard import (
-    figures,
-    leaderboard,
-    leaderboard_markdown,
+from mnist_zoo.leaderboard import Results, figures, leaderboard, leaderboard_markdown, short_labels, summary
+from mnist_zoo.params import catalogue, load_params, variant_spec
+from mnist_zoo.zoo_figures import (
     plot_curves,
     plot_leaderboard,
     plot_per_class_f1,
@@ -31,10 +30,7 @@ from mnist_zoo.leaderboard import (
     plot_robustness,
     read_curves,
     read_reliability,
-    short_labels,
-    summary,
 )
-from mnist_zoo.params import catalogue, load_params, variant_spec
 
 log = logging.getLogger("report")
 
@@ -63,11 +59,11 @@ def main(
         for name in names
         if (config.ROBUSTNESS_DIR / f"{name}.json").is_file()
     }
-    records = {name: figures(evaluations[name], robustness.get(name)) for name in names}
-
-    table = leaderboard(records, {name: spec.get("reported_accuracy") for name, spec in specs.items()})
-    write_json_in_order(config.RESULTS_METRICS_PATH, summary(records, labels))
-    atomic_write_bytes(config.LEADERBOARD_PATH, leaderboard_markdown(table).encode())
+    records = {name: figures(Results(evaluations[name], robustness.get(name), specs[name])) for name in names}
+    project_metrics = summary(records, labels)
+    write_json_in_order(config.RESULTS_METRICS_PATH, project_metrics)
+    atomic_write_bytes(config.LEADERBOARD_PATH, leaderboard_markdown(project_metrics).encode())
+    table = leaderboard(project_metrics)
 
     data_version = prepared_data_version()
     for name in names:

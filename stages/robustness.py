@@ -1,10 +1,11 @@
 """How one variant fails, through its ONNX export (ONNX Runtime: no TensorFlow): its accuracy on
-each corrupted test set, on other writers' digits (scikit-learn's), and how well its top
-probability tells digits from images that are not digits (Fashion-MNIST's test set, noise), with
-the "not a digit" threshold chosen on the validation digits.
+each corrupted test set, on other writers' digits (scikit-learn's), and how well its "not a digit"
+check tells digits from images that are not (Fashion-MNIST's test set, noise): four scores per
+image, the model's top probability and three typicalities of the image (mnist_zoo/typicality.py),
+each with its threshold chosen on the validation digits.
 
-Reads data/export/<name>.onnx, data/corrupted/, data/prepared/{validation,test}.npz and
-data/fashion/; writes metrics/robustness/<name>.json. Run alone: `python -m stages.robustness lenet5`.
+Reads data/export/<name>.onnx and typicality.npz, data/corrupted/, data/prepared/{validation,test}.npz
+and data/fashion/; writes metrics/robustness/<name>.json. Run alone: `python -m stages.robustness lenet5`.
 """
 
 import argparse
@@ -23,7 +24,7 @@ def main(name: str) -> dict[str, Any]:
     params = load_params()
     variant_spec(params, name)  # an unknown name stops here, before any file is read
     settings = params["robustness"]
-    from mnist_zoo import digits, robustness
+    from mnist_zoo import robustness, typicality
     from mnist_zoo.dataset import load_split
     from mnist_zoo.download import FASHION_MNIST
     from mnist_zoo.files import write_json
@@ -38,11 +39,11 @@ def main(name: str) -> dict[str, Any]:
     def accuracy(images: np.ndarray, labels: np.ndarray) -> float:
         return round(float(np.mean(probabilities(images).argmax(axis=1) == labels)), 6)
 
-    basis = digits.load_typicality(config.TYPICALITY_PATH)
+    basis = typicality.load(config.TYPICALITY_PATH)
 
     def scores(images: np.ndarray, probabilities_of_images: np.ndarray | None = None) -> dict[str, np.ndarray]:
         found = probabilities(images) if probabilities_of_images is None else probabilities_of_images
-        return digits.digit_scores(found, images, basis)
+        return typicality.digit_scores(found, images, basis)
 
     test_images, test_labels = load_split(config.PREPARED_DIR / "test.npz")
     test_probabilities = probabilities(test_images)

@@ -32,28 +32,25 @@ def main(
     from mnist_zoo.cluster import cluster_from_environment, run_in_cluster
     from mnist_zoo.devices import accelerator_required
     from mnist_zoo.models import validate_spec
-    from mnist_zoo.training import early_stopping_patience
 
     validate_spec(name, spec)
-    patience = early_stopping_patience(params, spec)
     accelerator_required()  # a bad switch fails here, before anything starts
     cluster = cluster_from_environment()
     if cluster is None:
-        return run(name, params, spec, patience, prepared_dir, models_dir, metrics_dir)
+        return run(name, params, spec, prepared_dir, models_dir, metrics_dir)
     if keras.backend.backend() != "jax":
         raise ValueError(
             f"{name}: training over several processes (KERAS_DISTRIBUTION_NUM_PROCESSES="
             f"{cluster.num_processes}) needs the JAX backend, not {keras.backend.backend()}; "
             "set KERAS_BACKEND=jax."
         )
-    return run_in_cluster(cluster, run, name, params, spec, patience, prepared_dir, models_dir, metrics_dir)
+    return run_in_cluster(cluster, run, name, params, spec, prepared_dir, models_dir, metrics_dir)
 
 
 def run(
     name: str,
     params: dict[str, Any],
     spec: dict[str, Any],
-    patience: int,
     prepared_dir: Path,
     models_dir: Path,
     metrics_dir: Path,
@@ -64,9 +61,8 @@ def run(
     from mnist_zoo.dataset import load_split
     from mnist_zoo.devices import describe_machine, plan_for
     from mnist_zoo.live import LiveCurves
-    from mnist_zoo.training import save_model, seed_everything, train
+    from mnist_zoo.training import save_model, train_variant
 
-    seed_everything(int(params["seed"]))
     plan = plan_for(spec)  # before any data is read: a missing accelerator fails here
     log.info("%s: %s (params ask for %s)", name, plan.describe(), variant_backend(spec))
     train_data = load_split(prepared_dir / "train.npz")
@@ -84,7 +80,8 @@ def run(
         Live(dir=str(metrics_dir / name), dvcyaml=None, save_dvc_exp=False) if writes else contextlib.nullcontext()
     )
     with live_run as live:
-        model, summary = train(spec, train_data, validation_data, patience, [LiveCurves(live)] if writes else [], plan)
+        callbacks = [LiveCurves(live)] if writes else []
+        model, summary = train_variant(params, spec, train_data, validation_data, callbacks, plan=plan)
         if writes:  # where it trained, for the model card (strings: `dvc metrics diff` compares only numbers)
             live.summary.update(summary | {"machine": describe_machine(), "device_plan": plan.describe()})
     if writes:

@@ -20,9 +20,8 @@ log = logging.getLogger("train_transfer")
 def main(name: str, features_dir: Path = config.FEATURES_DIR) -> dict[str, Any]:
     from dvclive import Live
 
-    from mnist_zoo.devices import plan_for
     from mnist_zoo.live import LiveCurves
-    from mnist_zoo.training import early_stopping_patience, save_model, seed_everything, train
+    from mnist_zoo.training import save_model, seed_everything, train_variant
     from mnist_zoo.transfer import build_pretrained, head, transfer_spec
 
     params = load_params()
@@ -33,15 +32,7 @@ def main(name: str, features_dir: Path = config.FEATURES_DIR) -> dict[str, Any]:
         train_data = (arrays["train_features"], arrays["train_labels"])
         validation_data = (arrays["validation_features"], arrays["validation_labels"])
     with Live(dir=str(config.TRAINING_METRICS_DIR / name), dvcyaml=None, save_dvc_exp=False) as live:
-        _, summary = train(
-            spec,
-            train_data,
-            validation_data,
-            early_stopping_patience(params, spec),
-            [LiveCurves(live)],
-            plan_for(spec),
-            model=head(model),
-        )
+        _, summary = train_variant(params, spec, train_data, validation_data, [LiveCurves(live)], model=head(model))
         summary["parameters"] = model.count_params()  # the whole model's, not just the head's
         live.summary.update(summary)
     save_model(model, config.MODELS_DIR / f"{name}.keras")  # the head's trained weights are the model's

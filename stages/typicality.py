@@ -6,11 +6,9 @@ Run alone: `python -m stages.typicality`.
 
 import logging
 
-from mnist_zoo import config, runtime
+from mnist_zoo import config, runtime, typicality
 from mnist_zoo.dataset import load_split
-from mnist_zoo.files import atomic_write_bytes
 from mnist_zoo.params import load_params
-from mnist_zoo.robustness import fit_typicality, typicality_bytes
 
 log = logging.getLogger("typicality")
 
@@ -21,8 +19,8 @@ STRIDE = 5
 def main() -> None:
     num_components = load_params()["robustness"]["typicality_components"]
     images, _ = load_split(config.PREPARED_DIR / "train.npz")
-    basis = fit_typicality(images[::STRIDE], num_components)
-    atomic_write_bytes(config.TYPICALITY_PATH, typicality_bytes(basis))
+    basis = typicality.fit(images[::STRIDE], num_components)
+    typicality.write(config.TYPICALITY_PATH, basis)
     log.info(
         "wrote %s: %d components of %d training images", config.TYPICALITY_PATH, num_components, len(images[::STRIDE])
     )

@@ -67,7 +67,14 @@ def test_main_writes_metrics_and_stable_pngs(tiny_project: Path):
     assert predictions.shape == (100,) and predictions.dtype == np.uint8
     assert [int(row.split(",")[1]) for row in rows[1:]] == predictions.tolist()
     calibration = stored["calibration"]
-    assert set(calibration) >= {"ece", "mce", "brier", "log_loss", "temperature", "ece_after_temperature"}
+    assert set(calibration) >= {
+        "ece",
+        "mce",
+        "brier",
+        "log_loss_after_temperature",
+        "temperature",
+        "ece_after_temperature",
+    }
     assert 0 <= calibration["ece"] <= 1 and calibration["num_bins"] == 15 and calibration["temperature"] > 0
     reliability = Path("plots/reliability/lenet5.csv").read_text().splitlines()
     assert reliability[0] == "bin_lower,bin_upper,count,confidence,accuracy"

@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from mnist_zoo import leaderboard
-from mnist_zoo.params import variant_spec
 from tests.conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -218,7 +217,7 @@ def test_readme_compare_command_keeps_exactly_the_default_variants():
     labels = leaderboard.short_labels(list(PARAMS["train"]["variants"]), PARAMS["report"]["short_names"])
     assert command[command.index("--keep") + 1] == f"^({'|'.join(labels.values())})$"
     dropped = command[command.index("--drop") + 1].split("|")
-    assert set(leaderboard.SUMMARY_FIGURES) <= set(dropped)
+    assert {figure.key for figure in leaderboard.FIGURES} <= set(dropped)
 
 
 @pytest.fixture(scope="module")
@@ -319,34 +318,12 @@ def test_a_fresh_clone_reads_the_committed_metrics_with_no_remote(experiments: P
     assert diff["accuracy.flagship"] == {"old": 0.9783, "new": 0.99, "diff": pytest.approx(0.0117)}
 
 
-def results_table(summary: dict, params: dict) -> str:
-    """The README's results table, as the committed summary (results/metrics.json) fills it: best
-    test accuracy first. `python -c 'from tests.test_layout import *; print(committed_results_table())'`
-    prints it after a rerun."""
-    names = sorted(summary["accuracy"], key=lambda name: -summary["accuracy"][name])
-    lines = [
-        "| Variant | Test accuracy | Macro F1 | Post reported | ECE | Corrupted | Other writers | Not a digit (AUROC) "
-        "| Training s | Epochs |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name in names:
-        reported = variant_spec(params, name).get("reported_accuracy")
-        lines.append(
-            f"| {name} | {summary['accuracy'][name]:.2%} | {summary['f1_macro'][name]:.4f} | "
-            f"{'-' if reported is None else f'{reported:.2%}'} | {summary['ece'][name]:.4f} | "
-            f"{summary['corruption_accuracy'][name]:.2%} | {summary['other_writers_accuracy'][name]:.2%} | "
-            f"{summary['ood_auroc'][name]:.4f} | {summary['training_seconds'][name]:,.0f} | {summary['epochs'][name]} |"
-        )
-    return "\n".join(lines)
-
-
-def committed_results_table() -> str:
-    return results_table(json.loads((PROJECT_ROOT / "results/metrics.json").read_text()), PARAMS)
-
-
 def test_the_readmes_results_table_is_the_committed_summary():
-    """Typed by no one: the table equals what results/metrics.json (written by the committed run's
-    report, in git) says, every default variant in it."""
+    """Typed by no one: the README's table is the committed leaderboard (results/leaderboard.md),
+    and both are what results/metrics.json (written by the committed run's report, in git) says,
+    through the one list of summary figures, every default variant in it."""
     summary = json.loads((PROJECT_ROOT / "results/metrics.json").read_text())
     assert set(summary["accuracy"]) == set(PARAMS["train"]["variants"])
-    assert committed_results_table() in README
+    table = leaderboard.leaderboard_table(summary)
+    assert table in (PROJECT_ROOT / "results/leaderboard.md").read_text()
+    assert table in README

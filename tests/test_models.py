@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from mnist_zoo.kernels import PatchConv2D, ReshapeMaxPooling2D, training_clone
-from mnist_zoo.models import FAMILIES, build_model, build_optimizer, validate_spec
+from mnist_zoo.models import build_model, build_optimizer, builder, optimizer_class, validate_spec
 from mnist_zoo.params import load_params, variant_backend, variant_spec
-from mnist_zoo.schema import check_params
+from mnist_zoo.schema import FAMILIES, OPTIMIZERS, check_params
 from tests.conftest import PROJECT_ROOT
 
 PARAMS = load_params(PROJECT_ROOT / "params.yaml")
@@ -25,6 +25,7 @@ EXPECTED_PARAMETERS = {
     "mlp_relu": 898_510,
     "conv2_dropout": 2_820_078,
     "vgg16_transfer": 15_226_698,
+    "flagship": 81_626,  # ours, at filters: 16 (the README's figure)
 }
 CATALOGUE = sorted(set(PARAMS["train"]["variants"]) | set(PARAMS["variants"]))
 
@@ -42,6 +43,24 @@ def spec_for(name: str) -> dict:
 def test_every_reference_variant_is_in_the_catalogue():
     assert set(EXPECTED_PARAMETERS) <= set(CATALOGUE)
     assert {variant_spec(PARAMS, name)["family"] for name in PARAMS["train"]["variants"]} <= set(FAMILIES)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_each_family_in_the_one_list_is_its_builders_arguments(family):
+    """schema.FAMILIES is the one list of families: each entry's keys are exactly its builder's
+    arguments, and the keys a variant may leave out exactly those the builder has a default for."""
+    import inspect
+
+    parameters = inspect.signature(builder(family)).parameters
+    assert set(FAMILIES[family].arguments) == set(parameters)
+    defaults = {name for name, parameter in parameters.items() if parameter.default is not inspect.Parameter.empty}
+    assert FAMILIES[family].optional == defaults
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_each_optimizer_the_schema_allows_is_a_keras_optimizer(name):
+    assert issubclass(optimizer_class(name), keras.optimizers.Optimizer)
+    assert optimizer_class(name).__name__.lower() == name
 
 
 @pytest.mark.parametrize("name", CATALOGUE)

@@ -169,14 +169,15 @@ def stale_after_editing(repo: Path, path: str, function: str) -> set[str]:
 
 def test_a_code_edit_makes_stale_only_the_stages_whose_outputs_it_shapes(repo: Path):
     report_only = {"report"}
-    assert stale_after_editing(repo, "mnist_zoo/leaderboard.py", "plot_leaderboard") == report_only
+    assert stale_after_editing(repo, "mnist_zoo/zoo_figures.py", "plot_leaderboard") == report_only
+    assert stale_after_editing(repo, "mnist_zoo/leaderboard.py", "leaderboard_table") == report_only | {"site"}
     assert stale_after_editing(repo, "mnist_zoo/cards.py", "model_card") == report_only
     assert stale_after_editing(repo, "mnist_zoo/predict.py", "table") == set()  # a CLI's printing
     assert stale_after_editing(repo, "mnist_zoo/figures.py", "save_figure") == report_only | {
         f"evaluate@{name}" for name in VARIANTS
     }
     assert stale_after_editing(repo, "mnist_zoo/training.py", "fit") == {f"train@{name}" for name in VARIANTS}
-    assert stale_after_editing(repo, "mnist_zoo/site.py", "markdown_html") == {"site"}
+    assert stale_after_editing(repo, "mnist_zoo/markdown_html.py", "markdown_html") == {"site"}
     assert dvc(repo, "status", "--json").strip() in ("{}", "")
 
 

@@ -55,14 +55,14 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import keras
 
     from mnist_zoo.models import build_convnet
-    from mnist_zoo.onnx_export import for_inference
+    from mnist_zoo.onnx_export import export_onnx
 
     root = tmp_path_factory.mktemp("served")
     keras.utils.set_random_seed(0)
     model = build_convnet([{"filters": 4, "kernel_size": 3, "pool": True}], [{"units": 8}], "relu")
     (root / "models").mkdir(), (root / "export").mkdir()
     model.save(root / "models" / "flagship.keras")
-    for_inference(model).export(str(root / "export" / "flagship.onnx"), format="onnx", verbose=False)
+    export_onnx(model, root / "export" / "flagship.onnx")
     return root
 
 
@@ -265,22 +265,20 @@ def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
     import keras
 
     from mnist_zoo.config import PREDICT_BATCH_SIZE
-    from mnist_zoo.devices import plan_for
     from mnist_zoo.params import load_params
-    from mnist_zoo.training import seed_everything, train
+    from mnist_zoo.training import train_variant
 
     # The flagship's recipe on 8,000 images for 3 epochs (~98%). Batch 32 gives its batch norm
     # enough steps (750) for the moving statistics to forget their initial values.
-    spec = {**load_params()["model"], "epochs": 3, "batch_size": 32}
-    seed_everything(0)
+    params = load_params()
+    spec = {**params["model"], "epochs": 3, "batch_size": 32}
     train_images, train_labels = real_split("train")
-    model, _ = train(
+    model, _ = train_variant(
+        params,
         spec,
         (train_images[:8000, ..., None], train_labels[:8000].astype(np.int32)),
         (train_images[-2000:, ..., None], train_labels[-2000:].astype(np.int32)),
-        3,
-        [],
-        plan_for(spec),
+        seed=0,
     )
     (tmp_path / "models").mkdir()
     model.save(tmp_path / "models" / "flagship.keras")
@@ -309,12 +307,12 @@ def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
 
     # With its "not a digit" thresholds (chosen as robustness@flagship chooses them, on held-out
     # digits at 95%), predict still reads the photos and answers "not a digit" for pure noise.
-    from mnist_zoo import robustness
+    from mnist_zoo import robustness, typicality
 
-    basis = robustness.fit_typicality(train_images[:8000:2], num_components=100)
-    (tmp_path / "typicality.npz").write_bytes(robustness.typicality_bytes(basis))
+    basis = typicality.fit(train_images[:8000:2], num_components=100)
+    typicality.write(tmp_path / "typicality.npz", basis)
     held_out = train_images[-2000:, ..., None]
-    scores = digits.digit_scores(model.predict(held_out, verbose=0), held_out, basis)
+    scores = typicality.digit_scores(model.predict(held_out, verbose=0), held_out, basis)
     figures = robustness.not_a_digit(scores, scores, {}, true_positive_rate=0.95)
     (tmp_path / "robustness").mkdir()
     (tmp_path / "robustness/flagship.json").write_text(json.dumps({"not_a_digit": figures}))

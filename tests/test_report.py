@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mnist_zoo import cards, leaderboard
+from mnist_zoo import cards, leaderboard, zoo_figures
 from mnist_zoo.files import write_json
 from stages import evaluate, report, train
 from tests.conftest import update_params
@@ -23,10 +23,21 @@ def evaluation(accuracy: float, seconds: float) -> dict:
     }
 
 
+def project_metrics(evaluations: dict[str, dict], reported: dict[str, float | None]) -> dict:
+    """results/metrics.json as report writes it for these evaluations (no robustness stage ran)."""
+    records = {
+        name: leaderboard.figures(leaderboard.Results(evaluations[name], None, {"reported_accuracy": reported[name]}))
+        for name in evaluations
+    }
+    return leaderboard.summary(records, {name: name for name in evaluations})
+
+
 def test_leaderboard_sorts_by_accuracy_and_keeps_reported_figures():
     table = leaderboard.leaderboard(
-        {"a": evaluation(0.97, 10), "b": evaluation(0.99, 50), "c": evaluation(0.98, 5)},
-        {"a": 0.95, "b": None, "c": 0.99},
+        project_metrics(
+            {"a": evaluation(0.97, 10), "b": evaluation(0.99, 50), "c": evaluation(0.98, 5)},
+            {"a": 0.95, "b": None, "c": 0.99},
+        )
     )
     assert table["variant"].tolist() == ["b", "c", "a"]
     assert table.loc[table["variant"] == "a", "reported_accuracy"].item() == 0.95
@@ -34,16 +45,15 @@ def test_leaderboard_sorts_by_accuracy_and_keeps_reported_figures():
 
 def test_leaderboard_plot_labels_do_not_overlap():
     # Two variants of near-identical accuracy and time, as adam_5x5 and conv2_dropout were.
+    names = ["adam_5x5", "conv2_dropout", "chollet", "lenet5"]
+    accuracies_and_seconds = [(0.9905, 78), (0.9907, 90), (0.9913, 41), (0.9829, 81)]
     table = leaderboard.leaderboard(
-        {
-            "adam_5x5": evaluation(0.9905, 78),
-            "conv2_dropout": evaluation(0.9907, 90),
-            "chollet": evaluation(0.9913, 41),
-            "lenet5": evaluation(0.9829, 81),
-        },
-        dict.fromkeys(["adam_5x5", "conv2_dropout", "chollet", "lenet5"]),
+        project_metrics(
+            {name: evaluation(*figures) for name, figures in zip(names, accuracies_and_seconds, strict=True)},
+            dict.fromkeys(names),
+        )
     )
-    figure = leaderboard.plot_leaderboard(table)
+    figure = zoo_figures.plot_leaderboard(table)
     renderer = figure.canvas.get_renderer()
     boxes = [text.get_window_extent(renderer) for text in figure.axes[0].texts]
     assert len(boxes) == 4
@@ -51,10 +61,14 @@ def test_leaderboard_plot_labels_do_not_overlap():
 
 
 def test_markdown_formats_every_column():
-    table = leaderboard.leaderboard({"lenet5": evaluation(0.98765, 123.4)}, {"lenet5": None})
-    markdown = leaderboard.leaderboard_markdown(table)
+    markdown = leaderboard.leaderboard_markdown(
+        project_metrics({"lenet5": evaluation(0.98765, 123.4)}, {"lenet5": None})
+    )
     header, rule, row = markdown.strip().splitlines()[-3:]
-    assert header.startswith("| Variant | Test accuracy | Macro F1 | Post reported")
+    assert header == (
+        "| Variant | Test accuracy | Macro F1 | Post reported | ECE | Corrupted | Other writers | Not a digit (AUROC) "
+        "| Parameters | Training s | Epochs | Images/s |"
+    )
     assert row == "| lenet5 | 98.77% | 0.9867 | - | - | - | - | - | 1,000 | 123 | 3 | 5,000 |"  # no robustness ran
 
 
@@ -80,7 +94,7 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
     }
     # First the short labels' test error in percent, in train.variants order (dvc exp show's first
     # columns), then each figure per variant under its full name.
-    assert list(summary) == ["lnt5", "flag", *leaderboard.SUMMARY_FIGURES]
+    assert list(summary) == ["lnt5", "flag", *(figure.key for figure in leaderboard.FIGURES)]
     assert summary["lnt5"] == round(100 * (1 - evaluations["lenet5"]["accuracy"]), 2)
     assert summary["flag"] == round(100 * (1 - evaluations["flagship"]["accuracy"]), 2)
     for figure, key in (

@@ -4,7 +4,7 @@ other writers' digits brought to MNIST's format."""
 import numpy as np
 import pytest
 
-from mnist_zoo import digits, robustness
+from mnist_zoo import robustness, typicality
 from tests.conftest import synthetic_digits
 
 
@@ -39,19 +39,19 @@ def test_not_a_digit_thresholds_keep_the_validation_digits_and_flag_the_rest():
     assert figures["far"]["auroc"] >= 0.999 and figures["far"]["flagged"] == 1.0 and figures["far"]["fpr_at_tpr"] == 0.0
     assert figures["far"]["auroc_confidence"] == 1.0
     assert 0.5 < figures["near"]["auroc"] < 1.0 and figures["near"]["flagged"] < 1.0
-    assert digits.is_digit(validation, figures["threshold"]).mean() >= 0.95
+    assert typicality.is_digit(validation, figures["threshold"]).mean() >= 0.95
 
 
 def test_noise_is_not_typical_of_digits_and_the_basis_round_trips(tmp_path):
     images, _ = synthetic_digits(600, seed=5)
-    basis = robustness.fit_typicality(images[:500], num_components=20)
+    basis = typicality.fit(images[:500], num_components=20)
     path = tmp_path / "typicality.npz"
-    path.write_bytes(robustness.typicality_bytes(basis))
-    loaded = digits.load_typicality(path)
+    typicality.write(path, basis)
+    loaded = typicality.load(path)
     np.testing.assert_array_equal(loaded.components, basis.components)
     held_out, noise = (
-        digits.typicality(images[500:], loaded),
-        digits.typicality(robustness.noise_images(100, 0), loaded),
+        typicality.typicalities(images[500:], loaded),
+        typicality.typicalities(robustness.noise_images(100, 0), loaded),
     )
     for score in ("reconstruction", "neighbours", "ink"):
         assert robustness.auroc(held_out[score], noise[score]) == 1.0, score

@@ -79,15 +79,17 @@ def test_the_page_reads_drawings_as_python_does(flagship: Path, tmp_path: Path):
     """1,000 real test digits as drawings: the JavaScript normalisation within 1 grey level of
     Python's on average, ONNX Runtime Web's digit Python ONNX Runtime's on at least 99.5%, and the
     typicality scores Python's."""
-    from mnist_zoo.digits import load_typicality, normalise, typicality
+    from mnist_zoo.digits import normalise
     from mnist_zoo.inference import onnx_classifier, predict_in_batches
+    from mnist_zoo.typicality import load as load_typicality
+    from mnist_zoo.typicality import typicalities
 
     images, _ = mnist_split("test")
     drawings = as_drawings(images[:DRAWINGS], seed=28)
     python = np.stack([normalise(drawing.astype(np.float32)) for drawing in drawings])
     digits = predict_in_batches(onnx_classifier(flagship / "flagship.onnx"), python[..., None]).argmax(axis=1)
     basis = load_typicality(flagship / "typicality.npz")
-    scores = typicality(python, basis)
+    scores = typicalities(python, basis)
     index, offset = [], 0
     for number, drawing in enumerate(drawings):
         height, width = drawing.shape

@@ -22,31 +22,29 @@ def main(out: Path) -> None:
     runtime.start("tensorflow", override=True)
     import numpy as np
 
-    from mnist_zoo.devices import plan_for
-    from mnist_zoo.digits import digit_scores
+    from mnist_zoo import typicality
     from mnist_zoo.inference import onnx_classifier, predict_in_batches
-    from mnist_zoo.onnx_export import for_inference
+    from mnist_zoo.onnx_export import export_onnx
     from mnist_zoo.params import load_params, variant_spec
-    from mnist_zoo.robustness import fit_typicality, not_a_digit, typicality_bytes
-    from mnist_zoo.training import seed_everything, train
+    from mnist_zoo.robustness import not_a_digit
+    from mnist_zoo.training import train_variant
 
     images, labels = mnist_split("train")
     images = images[..., np.newaxis]
     labels = labels.astype(np.int32)
     params = load_params()
     spec = {**variant_spec(params, "flagship"), "epochs": EPOCHS}
-    seed_everything(int(params["seed"]))
     training = (images[:TRAIN_IMAGES], labels[:TRAIN_IMAGES])
     validation = (images[-VALIDATION_IMAGES:], labels[-VALIDATION_IMAGES:])
-    model, _ = train(spec, training, validation, None, [], plan_for(spec))
+    model, _ = train_variant(params, spec, training, validation, early_stopping=False)
     out.mkdir(parents=True, exist_ok=True)
-    for_inference(model).export(str(out / "flagship.onnx"), format="onnx", verbose=False)
+    export_onnx(model, out / "flagship.onnx")
 
-    basis = fit_typicality(training[0][::5, ..., 0], params["robustness"]["typicality_components"])
-    (out / "typicality.npz").write_bytes(typicality_bytes(basis))
+    basis = typicality.fit(training[0][::5, ..., 0], params["robustness"]["typicality_components"])
+    typicality.write(out / "typicality.npz", basis)
     digits = validation[0].astype(np.float32)
     probabilities = predict_in_batches(onnx_classifier(out / "flagship.onnx"), digits)
-    scores = digit_scores(probabilities, digits[..., 0], basis)
+    scores = typicality.digit_scores(probabilities, digits[..., 0], basis)
     figures = not_a_digit(scores, scores, {}, params["robustness"]["true_positive_rate"])
     (out / "robustness").mkdir(exist_ok=True)
     (out / "robustness" / "flagship.json").write_text(json.dumps({"not_a_digit": figures}))

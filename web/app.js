@@ -11,7 +11,13 @@ ort.env.wasm.wasmPaths = new URL('vendor/', import.meta.url).href;
 const PEN_WIDTH = 18; // on the 280x280 canvas: MNIST's stroke once scaled to its 20x20 box
 const $ = (id) => document.getElementById(id);
 const percent = (value, digits = 2) => (value == null ? '–' : `${(100 * value).toFixed(digits)}%`);
-const number = (value, digits) => (value == null ? '–' : value.toFixed(digits));
+// The leaderboard's formats by name, as mnist_zoo/leaderboard.py's FORMATS writes them for the README.
+const FORMATS = {
+  percent: (value) => percent(value),
+  score: (value) => value.toFixed(4),
+  count: (value) => Math.round(value).toLocaleString('en'),
+};
+const cell = (format, value) => (value == null ? '–' : FORMATS[format](value));
 const megabytes = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 const data = await (await fetch('data.json')).json();
@@ -27,17 +33,11 @@ if (data.training_images) {
     'images, fewer epochs), not the full recipes: expect weaker answers than the README\'s leaderboard.';
 }
 
-// The leaderboard and the model sections.
+// The leaderboard and the model sections: its columns (key, header, format) come from data.json,
+// written from the one list of summary figures that also writes the README's table.
 const columns = [
   ['Model', (v) => v.name],
-  ['Accuracy', (v) => percent(v.accuracy)],
-  ['Macro F1', (v) => number(v.f1_macro, 4)],
-  ['ECE', (v) => number(v.ece, 4)],
-  ['Corrupted', (v) => percent(v.corruption_accuracy, 1)],
-  ['Other writers', (v) => percent(v.other_writers_accuracy, 1)],
-  ['Not a digit (AUROC)', (v) => number(v.ood_auroc, 3)],
-  ['Training (s)', (v) => number(v.training_seconds, 0)],
-  ['Epochs', (v) => v.epochs ?? '–'],
+  ...data.columns.map(({ key, header, format }) => [header, (v) => cell(format, v[key])]),
 ];
 const table = $('leaderboard');
 table.innerHTML =
