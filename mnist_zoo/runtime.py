@@ -6,6 +6,7 @@ when it starts, so both are set here, explicitly, rather than as a side effect o
 """
 
 import atexit
+import logging
 import os
 import subprocess
 import sys
@@ -38,6 +39,9 @@ LIBRARY_NOISE = (
     r"^E\d{4} [\d:. ]+\d+ cuda_(platform|executor|diagnostics)\.cc:\d+\] failed call to cuInit",
     r"^To enable the following instructions: .* in other operations, rebuild TensorFlow",
 )
+# Libraries that log through Python's logging at INFO what is no news (JAX: "Unable to initialize
+# backend 'tpu'" on every machine without one); a stage logs at INFO, so these are held to WARNING.
+QUIET_LOGGERS = ("jax", "absl")
 # The filter: a child process (stdlib only) reading this process's stderr, so it outlives a crash
 # of this one and passes every last line of a traceback on.
 NOISE_FILTER = """
@@ -113,6 +117,8 @@ def start(
         environ.setdefault(name, value)
     if quiet and environ is os.environ:
         filter_library_noise()
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     if backend and override:
         environ["KERAS_BACKEND"] = backend
     elif backend:
