@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mnist_zoo.leaderboard import FIGURES, page_columns
+from mnist_zoo.leaderboard import page_columns
 from mnist_zoo.markdown_html import markdown_html
 from mnist_zoo.typicality import Typicality
 
@@ -60,9 +60,9 @@ def page_data(
     model_bytes: dict[str, int],
 ) -> dict[str, Any]:
     """Everything the page shows besides the models: data.json."""
-    variants = []
+    columns, variants = page_columns(), []
     for name in names:
-        figures = {figure.key: summary.get(figure.key, {}).get(name) for figure in FIGURES}
+        figures = {column["key"]: summary.get(column["key"], {}).get(name) for column in columns}
         thresholds = (robustness[name] or {}).get("not_a_digit", {}).get("threshold")
         variants.append(
             {
@@ -77,7 +77,7 @@ def page_data(
             }
         )
     return {
-        "columns": page_columns(),  # the leaderboard's: the same figures, headers and formats as the README's
+        "columns": columns,  # the leaderboard's: the same figures, headers and formats as the README's
         "variants": variants,
         "typicality": None
         if basis is None

@@ -269,3 +269,65 @@ def paired_runs(in_tmp_project: Path) -> Path:
     run(["git", "add", "-A"], in_tmp_project)
     run(["git", "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "base"], in_tmp_project)
     return in_tmp_project
+
+
+PLAN_HERE = """
+import sys
+from mnist_zoo import runtime
+runtime.start(sys.argv[1], override=True, quiet=False)
+from mnist_zoo.devices import plan_for
+from mnist_zoo.params import load_params, variant_spec
+print(plan_for(variant_spec(load_params(), sys.argv[2])).describe())
+"""
+
+
+def plan_here(project: Path, backend: str, variant: str) -> str:
+    """The plan line the train stage logs for `variant` of `project`'s params on `backend` on this
+    machine: "backend jax on 1 x cpu (AMD EPYC), float32, ..." here, its GPU on a GPU machine. Asked
+    in a child process, so no backend starts in the test's own."""
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    environment["PYTHONPATH"] = str(PROJECT_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", PLAN_HERE, backend, variant],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def has_accelerator() -> bool:
+    """Whether this machine has an NVIDIA GPU (the device tests then expect it in the plan lines)."""
+    return Path("/dev/nvidia0").exists()
+
+
+# What TensorFlow, absl, oneDNN, CUDA and NumPy print when nothing holds them back (a person reads
+# it as a failure); runtime.start keeps every stage and tool free of it.
+LIBRARY_NOISE_MARKERS = (
+    "absl::InitializeLog",
+    "cuInit",
+    "cuda",
+    "oneDNN",
+    "cpu_feature_guard",
+    "rebuild TensorFlow",
+    "FutureWarning",
+    "Unable to initialize backend",
+)
+
+
+def library_noise(stderr: str) -> list[str]:
+    """The lines of `stderr` that are the libraries' start-up chatter, not the project's own."""
+    return [line for line in stderr.splitlines() if any(marker in line for marker in LIBRARY_NOISE_MARKERS)]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast tier's promise, kept: a test skipped without the real data (a skip reason naming
+    MNIST_MIRROR or FASHION_MNIST_MIRROR) must be marked slow, or the run stops here, naming it."""
+    for item in items:
+        reasons = [str(mark.kwargs.get("reason", "")) for mark in item.iter_markers("skipif")]
+        if any("MNIST_MIRROR" in reason for reason in reasons) and item.get_closest_marker("slow") is None:
+            raise pytest.UsageError(
+                f"{item.nodeid} needs the real MNIST: mark it @pytest.mark.slow (docs/extending.md)"
+            )

@@ -14,10 +14,13 @@ import pytest
 from mnist_zoo.dataset import load_split
 from tests.conftest import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow  # trains the flagship on every backend
+
 TRAIN_AND_PREDICT = """
 import keras, numpy as np
 from mnist_zoo.dataset import load_split
 from stages import train
+
 summary = train.main("flagship")
 model = keras.saving.load_model("data/models/flagship.keras")
 images, _ = load_split(train.config.PREPARED_DIR / "validation.npz")

@@ -58,6 +58,7 @@ def test_training_arithmetic_counts_every_conv_and_dense_multiply_add():
     assert measure.training_flops_per_image(build_model(variant_spec(params, "mlp_tanh"))) == 3 * mlp_forward
 
 
+@pytest.mark.slow
 def test_benchmark_runs_every_path_on_the_backends_they_ask_for(tiny_project: Path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
@@ -76,6 +77,7 @@ def test_benchmark_runs_every_path_on_the_backends_they_ask_for(tiny_project: Pa
     assert all(0.0 <= epoch["test_accuracy"] <= 1.0 for epoch in history)
 
 
+@pytest.mark.slow
 def test_the_matmul_ceiling_is_measured_on_the_plain_paths_backend(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))
     monkeypatch.setenv("KERAS_BACKEND", "jax")  # the shell's choice must not move the ceiling

@@ -18,6 +18,9 @@ from mnist_zoo.cluster import Cluster, cluster_from_environment
 from stages import train
 from tests.conftest import PROJECT_ROOT, update_params, write_prepared
 
+# several JAX processes joining a coordinator
+pytestmark = pytest.mark.slow
+
 # Everything a run writes; a process other than 0 must leave all of it absent.
 OUTPUTS = ("data/models", "metrics")
 # A whole run of two processes takes ~25 s here; this only bounds a hang.

@@ -87,6 +87,7 @@ def test_a_band_goes_stale_when_its_recipe_or_the_data_change():
 MNIST_MIRROR = os.environ.get("MNIST_MIRROR")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MNIST_MIRROR, reason="set MNIST_MIRROR to a directory with the four MNIST *-ubyte.gz files")
 def test_on_the_pull_request_profile_another_seed_passes_and_a_tenth_of_the_learning_rate_fails():
     """Real training on the committed pull-request profile, judged against the committed seed band:

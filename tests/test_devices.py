@@ -28,7 +28,7 @@ from mnist_zoo.kernels import training_clone
 from mnist_zoo.models import build_model
 from mnist_zoo.params import load_params, variant_spec
 from stages import train
-from tests.conftest import PROJECT_ROOT, spy_on_fit, update_params
+from tests.conftest import PROJECT_ROOT, has_accelerator, spy_on_fit, update_params
 
 
 @pytest.mark.parametrize(
@@ -88,6 +88,7 @@ def test_mixed_precision_copy_computes_in_bfloat16_but_keeps_float32_weights_and
     np.testing.assert_allclose(mixed.predict(images, verbose=0), model.predict(images, verbose=0), atol=0.05)
 
 
+@pytest.mark.slow
 def test_stage_trains_in_mixed_precision_and_saves_a_float32_model(tiny_project: Path, monkeypatch):
     update_params(tiny_project / "params.yaml", {"model.precision": "mixed_bfloat16", "model.epochs": 5})
     calls = spy_on_fit(monkeypatch, training)
@@ -105,6 +106,7 @@ def test_stage_trains_in_mixed_precision_and_saves_a_float32_model(tiny_project:
     assert accuracy == pytest.approx(best, abs=1.5 / len(labels))
 
 
+@pytest.mark.slow
 def test_more_steps_per_execution_trains_the_same_model(tiny_project: Path):
     """Accelerators run 32 steps per call; on the same hardware that must not change the maths."""
     spec = variant_spec(load_params(), "chollet")
@@ -163,6 +165,9 @@ def train_on_split_cpu(project: Path, backend: str, variant: str, devices: int) 
         KERAS_BACKEND=backend,
         PYTHONPATH=str(PROJECT_ROOT),
         XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+        # The CPU split in two, on any machine: a GPU machine's GPU is hidden from this run.
+        CUDA_VISIBLE_DEVICES="",
+        JAX_PLATFORMS="cpu",
     )
     result = subprocess.run(
         [sys.executable, "-c", ON_SPLIT_CPU, variant, str(devices)],
@@ -175,6 +180,7 @@ def train_on_split_cpu(project: Path, backend: str, variant: str, devices: int) 
     return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend, variant", [("jax", "flagship"), ("tensorflow", "chollet")])
 def test_data_parallel_on_two_virtual_devices_matches_one_device(tiny_project: Path, backend, variant):
     """Keras' DataParallel (JAX) and MirroredStrategy (TensorFlow) split each batch over the two
@@ -230,9 +236,12 @@ def test_plan_line_names_the_device_and_the_processes():
         "backend jax on 4 x gpu (NVIDIA H100 80GB HBM3), process 1 of 2 "
         "(writes nothing), data-parallel, global batch 128 = 4 x 32"
     )
-    here = plan_for({"batch_size": 32})  # this machine: the CPU, named by its model
-    assert (here.platform, here.device_name, here.num_processes) == ("cpu", cpu_facts()[0], 1)
-    assert f"on 1 x cpu ({cpu_facts()[0]})" in here.describe()
+    here = plan_for({"batch_size": 32})  # this machine: its CPU named by its model, or its GPU
+    if has_accelerator():
+        assert here.platform == "gpu" and here.device_name.startswith("NVIDIA") and here.num_processes == 1
+    else:
+        assert (here.platform, here.device_name, here.num_processes) == ("cpu", cpu_facts()[0], 1)
+    assert f"on {here.num_devices} x {here.platform} ({here.device_name})" in here.describe()
 
 
 @pytest.mark.parametrize(
@@ -267,6 +276,8 @@ def test_no_silent_cpu_fallback(tmp_path: Path, caplog: pytest.LogCaptureFixture
         check_accelerator("jax", cpu, required=True, nvidia_device=no_nvidia)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(has_accelerator(), reason="this machine has a GPU: a run that requires one goes ahead")
 def test_a_run_that_requires_an_accelerator_stops_on_this_cpu_before_reading_data(tiny_project: Path):
     environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
     environment.update(PYTHONPATH=str(PROJECT_ROOT), MNIST_REQUIRE_ACCELERATOR="1")
@@ -353,6 +364,7 @@ def test_each_entry_point_starts_the_runtime_before_any_backend_is_imported(
     assert (seen["XLA_PYTHON_CLIENT_PREALLOCATE"], seen["KERAS_BACKEND"]) == ("true", "torch")
 
 
+@pytest.mark.slow
 def test_importing_the_code_changes_nothing():
     """No environment change and no backend as a side effect of `import`: only runtime.start acts."""
     modules = sorted(

@@ -68,6 +68,7 @@ def both_loops() -> dict:
     return run_jax("keras", "compiled")
 
 
+@pytest.mark.slow
 def test_jax_epoch_scan_trains_as_keras_own_loop_does(both_loops: dict):
     keras_loop, compiled = both_loops["keras"], both_loops["compiled"]
     assert compiled["summary"] == keras_loop["summary"]  # epochs run, best epoch, parameters
@@ -81,6 +82,7 @@ def test_jax_epoch_scan_trains_as_keras_own_loop_does(both_loops: dict):
     assert compiled["calls"] == compiled["summary"]["epochs_run"]
 
 
+@pytest.mark.slow
 def test_jax_epoch_scan_accumulates_gradients_as_keras_own_loop_does(both_loops: dict):
     """optimizer.gradient_accumulation_steps, which the schema allows: the scan runs Keras' own
     train step, so it updates every second step as Keras' loop does."""
@@ -95,6 +97,7 @@ def test_jax_epoch_scan_accumulates_gradients_as_keras_own_loop_does(both_loops:
     )  # it did
 
 
+@pytest.mark.slow
 def test_jax_epoch_scan_is_deterministic(both_loops: dict):
     first, second = both_loops["compiled"], run_jax("compiled")["compiled"]  # two processes
     assert first["weights"] == second["weights"] and first["history"] == second["history"]

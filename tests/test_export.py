@@ -34,6 +34,7 @@ def test_min_agreement_must_be_a_share(in_tmp_project: Path, value):
         export.main("lenet5")  # refused before the model or the data is read: there are none here
 
 
+@pytest.mark.slow
 def test_main_exports_every_variant_family_with_identical_answers(tiny_project: Path):
     for name in ("lenet5", "flagship"):  # a plain convnet, and one with augmentation and batch norm
         train.main(name)

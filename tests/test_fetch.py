@@ -149,6 +149,7 @@ def test_a_missing_fashion_mnist_copy_offline_names_its_variable_and_writes_noth
 FASHION_MNIST_MIRROR = os.environ.get("FASHION_MNIST_MIRROR")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FASHION_MNIST_MIRROR, reason="set FASHION_MNIST_MIRROR to a directory with its two test files")
 def test_the_fashion_mnist_copy_verifies(tmp_path):
     fetch.fetch_all(fetch.FASHION_MNIST, [FASHION_MNIST_MIRROR], tmp_path / "fashion", timeout_seconds=5)

@@ -14,6 +14,8 @@ import yaml
 from bench import gpu_check
 from tests.conftest import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow  # trains the whole zoo (dry run)
+
 # Runs the check in-process with JAX's devices presented as one H200 and mnist_zoo.training.fit
 # counted: the plan it records must be the GPU plan, and every run must go through that fit.
 ON_A_FAKE_GPU = """
@@ -29,6 +31,7 @@ def counting_fit(model, spec, *args, **kwargs):
     return real_fit(model, spec, *args, **kwargs)
 training.fit = counting_fit
 from bench import gpu_check
+
 gpu_check.main(sys.argv[1:])
 print(json.dumps(fits))
 """

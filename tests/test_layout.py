@@ -7,6 +7,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,20 @@ def test_the_pull_request_workflow_runs_the_tested_script_for_both_sides():
     assert "secrets.DVC_REMOTE_URL" in workflow
 
 
+def test_every_push_and_pull_request_runs_ruff_and_the_fast_tier():
+    """The checks workflow: the linter, the formatter and the README's fast-tier command, on every
+    push and pull request; the tier's marker is registered (pytest refuses unregistered ones)."""
+    workflow = yaml.safe_load((PROJECT_ROOT / ".github/workflows/checks.yml").read_text())
+    assert set(workflow[True]) == {"push", "pull_request"}  # YAML reads the key `on` as True
+    commands = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    fast_tier = 'python -m pytest -m "not slow"'
+    assert {"ruff check .", "ruff format --check .", fast_tier} <= set(commands)
+    assert f"`{fast_tier}`" in README
+    pytest_options = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "--strict-markers" in pytest_options["addopts"]
+    assert any(marker.startswith("slow:") for marker in pytest_options["markers"])
+
+
 def test_the_page_workflow_builds_the_site_stage_with_the_tested_script_and_deploys_it():
     workflow = yaml.safe_load((PROJECT_ROOT / ".github/workflows/pages.yml").read_text())
     assert workflow[True]["push"]["branches"] == ["main"]  # YAML reads the key `on` as True
@@ -278,6 +293,7 @@ def dvc(repo: Path, *arguments: str, columns: int = 120) -> str:
     ).stdout
 
 
+@pytest.mark.slow
 def test_readme_compare_command_shows_the_whole_zoo_in_one_row_per_experiment(experiments: Path):
     """One row each, every variant's test error and the two params that differ, nothing collapsed
     to '…' at the width the README states, at most 120 columns."""
@@ -307,6 +323,7 @@ def test_exp_show_lists_each_variants_test_error_first(experiments: Path):
     assert flagship[header.index("flag")] == "0.43"
 
 
+@pytest.mark.slow
 def test_a_fresh_clone_reads_the_committed_metrics_with_no_remote(experiments: Path, tmp_path: Path):
     """`dvc metrics show` and `dvc metrics diff` with numbers on both sides, from git alone."""
     clone = tmp_path / "clone"

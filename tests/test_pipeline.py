@@ -27,7 +27,8 @@ from tests.conftest import (
     update_params,
 )
 
-pytestmark = pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA)
+# real MNIST and `dvc repro`
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA)]
 VARIANTS = TINY_VARIANTS
 PER_VARIANT = ("train", "evaluate", "scores", "export", "robustness")
 
@@ -38,9 +39,9 @@ def variant_stages(name: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The project on 400 training and 500 test images, two variants, one epoch each: reproduced
-    and committed."""
+    and committed (the repository and its commit)."""
     repo = copy_project(tmp_path_factory.mktemp("project"))
     update_params(repo / "params.yaml", TINY_PROFILE)
     output = dvc(repo, "repro")
@@ -58,6 +59,17 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "run `npm ci`, then `dvc repro site`" in (repo / "site/index.html").read_text()
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "tiny run"], repo)
+    return repo, run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+
+
+@pytest.fixture
+def repo(tiny_run: tuple[Path, str]) -> Path:
+    """The tiny run's repository as committed, whatever the test before left in it (commits, params,
+    outputs): each test starts from the same state, so the tests pass alone and in any order."""
+    repo, commit = tiny_run
+    run(["git", "reset", "-q", "--hard", commit], repo)
+    run(["git", "clean", "-qfd"], repo)
+    dvc(repo, "checkout", "--force")
     return repo
 
 

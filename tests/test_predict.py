@@ -12,8 +12,7 @@ from PIL import Image
 
 from mnist_zoo import digits
 from mnist_zoo import predict as predict_module
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import PROJECT_ROOT, library_noise
 
 
 def stroke_digit(height: int = 300, width: int = 240, ink: int = 20, paper: int = 235) -> np.ndarray:
@@ -109,10 +108,10 @@ def run_predict(models: Path, *arguments: str) -> subprocess.CompletedProcess:
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("onnx", [False, True], ids=["keras", "onnx"])
 def test_bad_inputs_are_named_and_the_rest_is_still_predicted(models: Path, tmp_path: Path, onnx: bool):
     write_inputs(tmp_path / "inputs")
@@ -140,6 +139,7 @@ def test_bad_inputs_are_named_and_the_rest_is_still_predicted(models: Path, tmp_
         assert f"{name}: {reason}" in result.stderr or reason in result.stderr
 
 
+@pytest.mark.slow
 def test_the_table_lists_the_top_three_per_model(models: Path, tmp_path: Path):
     paths = write_inputs(tmp_path / "inputs")
     result = run_predict(models, str(paths["seven.jpg"]))
@@ -149,8 +149,10 @@ def test_the_table_lists_the_top_three_per_model(models: Path, tmp_path: Path):
     assert row.split()[:2] == [str(paths["seven.jpg"]), "flagship"] and row.count("%") == 3
     assert row.split()[2] == row.split()[3]  # no "not a digit" thresholds here: the answer is the top digit
     assert "no" in result.stderr and "not a digit" in result.stderr  # and predict says why
+    assert library_noise(result.stderr) == []  # its own lines only: no TensorFlow start-up chatter
 
 
+@pytest.mark.slow
 def test_the_console_script_is_installed_and_runs_the_same_tool(models: Path, tmp_path: Path):
     """`pip install -r requirements.txt` installs the package and its console scripts."""
     paths = write_inputs(tmp_path / "inputs")
@@ -171,6 +173,7 @@ def test_an_unknown_model_is_refused_with_the_valid_ones(models: Path, tmp_path:
     assert "no model lenet7" in result.stderr and "available: ['flagship']" in result.stderr
 
 
+@pytest.mark.slow
 def test_all_lists_every_model_side_by_side(models: Path, tmp_path: Path):
     """On a serving machine (no params.yaml) --all means every model in the directory."""
     paths = write_inputs(tmp_path / "inputs")
@@ -221,6 +224,7 @@ def test_onnx_serving_imports_neither_tensorflow_nor_keras(models: Path, tmp_pat
     assert '"flagship"' in result.stdout  # it did predict
 
 
+@pytest.mark.slow
 def test_onnx_and_keras_agree_on_the_same_files(models: Path, tmp_path: Path):
     paths = write_inputs(tmp_path / "inputs")
     outputs = [
@@ -258,6 +262,7 @@ def as_a_person_sends_it(digit: np.ndarray, rng: np.random.Generator) -> Image.I
     return page.convert("RGB")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MNIST_MIRROR, reason="set MNIST_MIRROR to a directory with the four MNIST *-ubyte.gz files")
 def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
     """1,000 real test digits remade as a person's JPEGs: predict's accuracy is within half a point

@@ -115,6 +115,7 @@ def test_main_writes_compact_uint8_tensors(in_tmp_project: Path):
     assert sizes == {"train": 200, "validation": 50, "test": 40}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MNIST_MIRROR, reason="set MNIST_MIRROR to the four real MNIST *-ubyte.gz files")
 def test_real_mnist_has_the_known_counts(in_tmp_project: Path):
     from mnist_zoo import download

@@ -30,7 +30,8 @@ from tests.conftest import (
 )
 from tests.loopback_s3 import BUCKET, S3Server, s3_server
 
-pytestmark = pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA)
+# real MNIST, `dvc repro` and an S3 server
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA)]
 
 
 def variant_stages(name: str) -> set[str]:
@@ -157,9 +158,11 @@ def test_a_fresh_clone_pulls_everything_and_has_nothing_to_run(team: Team):
 
 @pytest.fixture(scope="module")
 def pushed_experiments(team: Team) -> dict[str, dict]:
-    """A runs two experiments and pushes them (git refs, their outputs and run-cache) to origin."""
+    """A runs two experiments and pushes them (git refs, their outputs and run-cache) to origin. In
+    temporary directories (`--temp`): A's workspace stays at its commit for the tests that compare
+    with it, whichever runs first."""
     for name, setting in EXPERIMENTS.items():
-        team.dvc(team.a, "exp", "run", "-n", name, "-S", setting)
+        team.dvc(team.a, "exp", "run", "--temp", "-n", name, "-S", setting)
     team.dvc(team.a, "exp", "push", "--run-cache", "origin", *EXPERIMENTS)
     records = experiments_in(json.loads(team.dvc(team.a, "exp", "show", "--json")))
     return {record["name"]: record for record in records if record["name"] in EXPERIMENTS}

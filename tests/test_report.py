@@ -72,6 +72,7 @@ def test_markdown_formats_every_column():
     assert row == "| lenet5 | 98.77% | 0.9867 | - | - | - | - | - | 1,000 | 123 | 3 | 5,000 |"  # no robustness ran
 
 
+@pytest.mark.slow
 def test_main_overlays_every_variants_curves(tiny_project: Path):
     update_params(tiny_project / "params.yaml", {"train.variants": {"lenet5": "variants.lenet5", "flagship": "model"}})
     for name in ("lenet5", "flagship"):

@@ -28,7 +28,8 @@ from tests.conftest import (
     update_params,
 )
 
-pytestmark = pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA)
+# real MNIST and `dvc exp run`
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA)]
 STORAGE = "sqlite:///search/studies.db"
 # Two widths, a valid dropout and one the schema refuses (it must be below 1): four trials, two of
 # which fail before DVC starts anything.

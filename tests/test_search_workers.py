@@ -29,6 +29,7 @@ from tests.loopback_s3 import BUCKET, S3Server, s3_server
 from tests.postgres_server import binaries, postgres_server
 
 pytestmark = [
+    pytest.mark.slow,  # real MNIST, `dvc exp run` and PostgreSQL
     pytest.mark.skipif(not REAL_DATA, reason=NEEDS_REAL_DATA),
     pytest.mark.skipif(binaries() is None, reason="PostgreSQL is not installed (apt-get install postgresql)"),
 ]

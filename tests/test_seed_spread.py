@@ -33,6 +33,7 @@ def test_table_marks_the_params_seed_and_states_the_spread():
     assert "mean 99.20%, sd 0.10 points, range 99.13-99.27%; 1 of 2 reach 99.20%." in text
 
 
+@pytest.mark.slow
 def test_the_params_seed_row_is_the_pipelines_own_run(tiny_project: Path):
     """Another seed first, so state it leaves behind would show; then the pipeline's own stages."""
     from stages import evaluate, train
@@ -77,6 +78,7 @@ def test_missing_data_says_which_stage_to_run(in_tmp_project: Path):
         seed_spread.main("chollet", [42], posts_protocol=False, bar=None)
 
 
+@pytest.mark.slow
 def test_a_profiles_band_is_recorded_with_its_recipes_fingerprint(tiny_project: Path):
     """--profile sets params first, as the workflow's `dvc exp run -S` does; --write-band records the
     spread where the gate reads it, with the fingerprint of the recipe it was measured for."""

@@ -65,6 +65,7 @@ def test_other_families_are_refused(in_tmp_project: Path):
         transfer.transfer_spec(load_params(), "lenet5")
 
 
+@pytest.mark.slow
 def test_features_cached_then_head_trained_with_the_base_frozen(
     tiny_project: Path, local_weights: Path, monkeypatch: pytest.MonkeyPatch
 ):

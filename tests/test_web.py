@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_zoo import site
+from mnist_zoo import leaderboard, site
 from tests.browser import CHROMEDRIVER, CHROMIUM, answer, chromium, draw, mnist_split, open_page, serve
 from tests.conftest import PROJECT_ROOT
 
@@ -73,6 +73,7 @@ def test_the_page_modules_pass_their_own_node_tests():
     assert "# fail 0" in output and "# pass 7" in output, output
 
 
+@pytest.mark.slow
 @needs_node
 @needs_mnist
 def test_the_page_reads_drawings_as_python_does(flagship: Path, tmp_path: Path):
@@ -181,6 +182,7 @@ def test_a_missing_input_is_named_and_the_old_page_stays(tmp_path: Path):
     assert (tmp_path / "site" / "index.html").read_text() == "the old page"
 
 
+@pytest.mark.slow
 @needs_node
 @needs_browser
 @needs_mnist
@@ -197,6 +199,16 @@ def test_a_person_draws_digits_in_a_real_browser(flagship: Path, tmp_path: Path)
     with serve(tmp_path / "site") as url, chromium(tmp_path / "profile") as driver:
         open_page(driver, url)
         assert "reduced profile (30,000 training images" in driver.find_element("id", "profile").text
+        # The leaderboard's columns are data.json's, from leaderboard.FIGURES: the README's headers,
+        # and each value written as the README writes it.
+        headers = [cell.text for cell in driver.find_elements("css selector", "#leaderboard th")]
+        assert headers == ["Model", *(figure.header for figure in leaderboard.FIGURES)]
+        row = dict(
+            zip(headers, (cell.text for cell in driver.find_elements("css selector", "#leaderboard td")), strict=True)
+        )
+        figures = {figure.header: figure for figure in leaderboard.FIGURES}
+        assert row["Test accuracy"] == leaderboard.cell(figures["Test accuracy"], 0.99) == "99.00%"
+        assert row["Epochs"] == leaderboard.cell(figures["Epochs"], 2)
         for digit in images[:BROWSER_DIGITS]:
             draw(driver, digit)
             answers.append(answer(driver, "flagship"))
