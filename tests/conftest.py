@@ -5,6 +5,7 @@ import inspect
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -331,3 +332,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(
                 f"{item.nodeid} needs the real MNIST: mark it @pytest.mark.slow (docs/extending.md)"
             )
+
+
+def readme_compare_command() -> list[str]:
+    """The README's compact `dvc exp show` (the block that starts `dvc exp show --only-changed`)."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    block = re.search(r"```bash\n(dvc exp show --only-changed.*?)\n```", readme, flags=re.S).group(1)
+    return shlex.split(block.replace("\\\n", " "))

@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 from mnist_zoo import leaderboard
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, readme_compare_command
 
 README = (PROJECT_ROOT / "README.md").read_text()
 DVC_YAML = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
@@ -217,12 +216,6 @@ def test_the_page_workflow_builds_the_site_stage_with_the_tested_script_and_depl
     assert upload["with"]["path"] == "site" and "site" in DVC_YAML["stages"]
     assert DVC_YAML["stages"]["site"]["outs"] == ["site"]
     assert any(step.get("uses", "").startswith("actions/deploy-pages") for step in workflow["jobs"]["deploy"]["steps"])
-
-
-def readme_compare_command() -> list[str]:
-    """The README's compact `dvc exp show` (the line after 'Compare experiments')."""
-    block = re.search(r"```bash\n(dvc exp show --only-changed.*?)\n```", README, flags=re.S).group(1)
-    return shlex.split(block.replace("\\\n", " "))
 
 
 def test_readme_compare_command_keeps_exactly_the_default_variants():

@@ -24,6 +24,7 @@ from tests.conftest import (
     dvc,
     dvc_result,
     experiments_in,
+    readme_compare_command,
     run,
     stages_run,
     update_params,
@@ -42,23 +43,14 @@ def variant_stages(name: str) -> set[str]:
 # The README's compact comparison: one row per experiment, each variant's test error under its
 # short label (the first keys of results/metrics.json) and only the params that differ.
 def compare_command(variants: list[str]) -> list[str]:
-    """The README's `dvc exp show` form for these variants (tests/test_layout.py checks the README
-    spells it with train.variants)."""
+    """The README's `dvc exp show` form (dropping every summary figure), its --keep narrowed to these
+    variants' labels (tests/test_layout.py checks the README spells it with train.variants)."""
     labels = leaderboard.short_labels(
         variants, yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["report"]["short_names"]
     )
-    return [
-        "exp",
-        "show",
-        "--no-pager",
-        "--only-changed",
-        "--precision",
-        "3",
-        "--keep",
-        f"^({'|'.join(labels.values())})$",
-        "--drop",
-        "Created|validation|test|accuracy|f1_macro|training_seconds|epochs|ece|corruption_accuracy|other_writers_accuracy|ood_auroc|metrics/|data/|stages/|mnist_zoo/|plots/|results/|web/",
-    ]
+    command = readme_compare_command()[1:]  # without `dvc`
+    command[command.index("--keep") + 1] = f"^({'|'.join(labels.values())})$"
+    return [command[0], command[1], "--no-pager", *command[2:]]
 
 
 EXPERIMENTS = {"filters-8": "model.filters=8", "lenet5-2-epochs": "variants.lenet5.epochs=2"}
