@@ -133,7 +133,9 @@ def site_inputs(root: Path, flagship: Path | None = None) -> site.Sources:
         (sources.export / "flagship.onnx").write_bytes(b"onnx")
     (sources.results / "cards").mkdir(parents=True)
     (sources.results / "metrics.json").write_text(
-        json.dumps({"accuracy": {"flagship": 0.99}, "epochs": {"flagship": 2}})
+        json.dumps(
+            {"accuracy": {"flagship": 0.99}, "epochs": {"flagship": 2}, "images_per_second": {"flagship": 27932.5}}
+        )
     )
     (sources.results / "cards" / "flagship.md").write_text(
         "# Model card: flagship\n\nIts **recipe**:\n\n```yaml\nfilters: 16\n```\n\n- accuracy 99.00%\n- `x < y`\n"
@@ -209,6 +211,7 @@ def test_a_person_draws_digits_in_a_real_browser(flagship: Path, tmp_path: Path)
         figures = {figure.header: figure for figure in leaderboard.FIGURES}
         assert row["Test accuracy"] == leaderboard.cell(figures["Test accuracy"], 0.99) == "99.00%"
         assert row["Epochs"] == leaderboard.cell(figures["Epochs"], 2)
+        assert row["Images/s"] == leaderboard.cell(figures["Images/s"], 27932.5) == "27,932"  # a tie, rounded alike
         for digit in images[:BROWSER_DIGITS]:
             draw(driver, digit)
             answers.append(answer(driver, "flagship"))

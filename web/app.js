@@ -11,11 +11,16 @@ ort.env.wasm.wasmPaths = new URL('vendor/', import.meta.url).href;
 const PEN_WIDTH = 18; // on the 280x280 canvas: MNIST's stroke once scaled to its 20x20 box
 const $ = (id) => document.getElementById(id);
 const percent = (value, digits = 2) => (value == null ? '–' : `${(100 * value).toFixed(digits)}%`);
+// Python's rounding (a tie goes to the even neighbour), so 27932.5 images/s reads 27,932 here as in the README.
+const roundHalfEven = (value) => {
+  const rounded = Math.round(value);
+  return Math.abs(value % 1) === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
+};
 // The leaderboard's formats by name, as mnist_zoo/leaderboard.py's FORMATS writes them for the README.
 const FORMATS = {
   percent: (value) => percent(value),
   score: (value) => value.toFixed(4),
-  count: (value) => Math.round(value).toLocaleString('en'),
+  count: (value) => roundHalfEven(value).toLocaleString('en'),
 };
 const cell = (format, value) => (value == null ? '–' : FORMATS[format](value));
 const megabytes = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
