@@ -260,7 +260,9 @@ def assert_cache_objects_whole(repo: Path) -> None:
 
 
 def test_push_cut_part_way_fails_cleanly_and_succeeds_when_the_server_is_back(team: Team):
-    team.dvc(team.a, "remote", "add", "cut", f"s3://{BUCKET}/{team.root.name}-cut")
+    # In A's local config only (url and endpoint together): A's committed .dvc/config stays as it is,
+    # so reading a commit (`dvc exp show`'s baseline) never meets half a remote.
+    team.dvc(team.a, "remote", "add", "--local", "cut", f"s3://{BUCKET}/{team.root.name}-cut")
     team.dvc(team.a, "remote", "modify", "--local", "cut", "endpointurl", team.s3.endpoint)
     before = snapshot(team.a)
     team.s3.relay.cut_after_bytes = 3_000_000  # data/raw alone is ~11 MB
