@@ -180,6 +180,7 @@ def describe_machine(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str:
 # Set to 1 on a machine that must train on its GPU (or TPU): a run that finds only the CPU then
 # stops at once instead of training there. Unset (or 0), CPU training works as always.
 REQUIRE_ACCELERATOR_VARIABLE = "MNIST_REQUIRE_ACCELERATOR"
+NVIDIA_DEVICE = Path("/dev/nvidia0")  # the first NVIDIA GPU's device file: there is one to use
 
 
 def accelerator_required(environ: Mapping[str, str] = os.environ) -> bool:
@@ -193,7 +194,7 @@ def accelerator_required(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 def check_accelerator(
-    backend: str, devices: Devices, required: bool, nvidia_device: Path = Path("/dev/nvidia0")
+    backend: str, devices: Devices, required: bool, nvidia_device: Path = NVIDIA_DEVICE
 ) -> None:
     """Never fall back to the CPU silently: refuse it when an accelerator is `required`, and warn
     when an NVIDIA GPU is plugged in but the backend sees only the CPU (the CPU builds installed)."""

@@ -64,15 +64,22 @@ def share_accelerator_memory(environ: MutableMapping[str, str] = os.environ) -> 
     return {name: environ[name] for name in ACCELERATOR_MEMORY_SETTINGS}
 
 
+# The stderr filter this process installed, by process id (a forked child installs its own).
+_noise_filters: dict[int, subprocess.Popen] = {}
+
+
 def filter_library_noise() -> subprocess.Popen | None:
     """From now on, pass this process's stderr (file descriptor 2, where C++ libraries write)
     through a filter that drops LIBRARY_NOISE's lines; children started later share it. Returns the
-    filter's process (None where MNIST_ZOO_LIBRARY_LOGS=1 asks for everything).
+    filter's process (None where MNIST_ZOO_LIBRARY_LOGS=1 asks for everything); a second call
+    returns the first call's filter rather than stacking another behind it.
 
     At exit (a traceback is printed before), stderr is given back and the filter drained, so the
     last lines come out before whatever runs next (DVC's next stage) prints."""
     if os.environ.get("MNIST_ZOO_LIBRARY_LOGS") == "1":
         return None
+    if os.getpid() in _noise_filters:
+        return _noise_filters[os.getpid()]
     sys.stderr.flush()
     stderr = sys.stderr.fileno()
     original = os.dup(stderr)
@@ -93,6 +100,7 @@ def filter_library_noise() -> subprocess.Popen | None:
             pass
 
     atexit.register(drain)
+    _noise_filters[os.getpid()] = noise_filter
     return noise_filter
 
 

@@ -155,18 +155,6 @@ OPTIMIZER_RULES = {
 CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")  # Keras takes one at most
 DENSE_LAYER_RULES = {"units": POSITIVE, "dropout": UNIT}
 CONV_LAYER_RULES = {"filters": POSITIVE, "kernel_size": integer(1, 28, 3), "pool": BOOLEAN}
-# Every variant's recipe, then each family's architecture (required unless it has a default).
-RECIPE_RULES = {
-    "family": None,  # one of FAMILIES, checked first: it says which arguments follow
-    "optimizer": None,
-    "batch_size": integer(1, example=128),
-    "epochs": integer(1, example=10),
-    "early_stopping_patience": POSITIVE,
-    "reported_accuracy": number(0, 1, False, True, 0.99),
-    "backend": one_of(*BACKENDS),
-    "precision": one_of(*PRECISIONS),
-}
-OPTIONAL_RECIPE_KEYS = {"early_stopping_patience", "reported_accuracy", "backend", "precision"}
 # Every model family, the one list: a new family is its builder in mnist_zoo/models.py and its entry
 # here (docs/extending.md); tests/test_models.py holds each entry to its builder's signature.
 FAMILIES: dict[str, Family] = {
@@ -193,6 +181,18 @@ FAMILIES: dict[str, Family] = {
         frozenset({"weights"}),
     ),
 }
+# Every variant's recipe, then each family's architecture (required unless it has a default).
+RECIPE_RULES = {
+    "family": one_of(*FAMILIES),  # checked first too (check_variant): it says which arguments follow
+    "optimizer": None,
+    "batch_size": integer(1, example=128),
+    "epochs": integer(1, example=10),
+    "early_stopping_patience": POSITIVE,
+    "reported_accuracy": number(0, 1, False, True, 0.99),
+    "backend": one_of(*BACKENDS),
+    "precision": one_of(*PRECISIONS),
+}
+OPTIONAL_RECIPE_KEYS = {"early_stopping_patience", "reported_accuracy", "backend", "precision"}
 SECTION_RULES = {
     "data": {
         "mirrors": Rule(
@@ -299,7 +299,6 @@ def check_variant(key: str, spec: Any) -> None:
         raise refuse(f"{key}.family" if isinstance(spec, dict) else key, family, f"one of {list(FAMILIES)}")
     family = FAMILIES[spec["family"]]
     nested = {
-        "family": lambda key, value: None,  # checked above
         "optimizer": check_optimizer,
         "dense_layers": check_layers(DENSE_LAYER_RULES, {"units"}),
         "conv_layers": check_layers(CONV_LAYER_RULES, {"filters", "kernel_size"}),

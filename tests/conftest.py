@@ -301,7 +301,9 @@ def plan_here(project: Path, backend: str, variant: str) -> str:
 
 def has_accelerator() -> bool:
     """Whether this machine has an NVIDIA GPU (the device tests then expect it in the plan lines)."""
-    return Path("/dev/nvidia0").exists()
+    from mnist_zoo.devices import NVIDIA_DEVICE
+
+    return NVIDIA_DEVICE.exists()
 
 
 # What TensorFlow, absl, oneDNN, CUDA and NumPy print when nothing holds them back (a person reads
