@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> str:
     for name in names:
         for path in (arguments.models_dir / f"{name}.keras", arguments.export_dir / f"{name}.onnx"):
             if not path.is_file():
-                raise SystemExit(f"inference_speed: {path} is missing: run `dvc repro export@{name}` or `dvc pull`.")
+                raise SystemExit(
+                    f"inference_speed: {path} is missing: run `dvc repro ship/dvc.yaml:export@{name}` or `dvc pull`."
+                )
     with np.load(arguments.test_data) as arrays:
         images = arrays["images"][: max(BATCH_SIZES), ..., np.newaxis].astype(np.float32)
 

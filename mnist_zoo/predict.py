@@ -113,7 +113,8 @@ def digit_checks(names: list[str], robustness_dir: Path, typicality_path: Path) 
     typicality basis, where they exist; a note on stderr for each model that has none."""
     if not typicality_path.is_file():
         print(
-            f'predict: no {typicality_path}: the "not a digit" check is off (dvc repro typicality makes it).',
+            f'predict: no {typicality_path}: the "not a digit" check is off '
+            "(dvc repro ship/dvc.yaml:typicality makes it).",
             file=sys.stderr,
         )
         return {}, None
@@ -124,8 +125,8 @@ def digit_checks(names: list[str], robustness_dir: Path, typicality_path: Path) 
             thresholds[name] = json.loads(path.read_text())["not_a_digit"]["threshold"]
         else:
             print(
-                f"predict: no {path}: {name} answers its top digit for any image (dvc repro robustness@{name} "
-                'chooses its "not a digit" thresholds).',
+                f"predict: no {path}: {name} answers its top digit for any image "
+                f'(dvc repro ship/dvc.yaml:robustness@{name} chooses its "not a digit" thresholds).',
                 file=sys.stderr,
             )
     return thresholds, load_typicality(typicality_path)
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"predict: no {wanted} in {directory}; "
             f"available: {available or 'none'}. Train it with `dvc repro`"
-            f"{' (export@<name> makes the .onnx)' if arguments.onnx else ''}, or `dvc pull` it.",
+            f"{' (ship/dvc.yaml:export@<name> makes the .onnx)' if arguments.onnx else ''}, or `dvc pull` it.",
             file=sys.stderr,
         )
         return 2

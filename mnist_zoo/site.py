@@ -136,7 +136,7 @@ def write_page(names: list[str], site: Path, sources: Sources, training_images: 
         (site / folder).mkdir()
     model_bytes, robustness = {}, {}
     for name in names:
-        model = required(sources.export / f"{name}.onnx", f"export@{name}")
+        model = required(sources.export / f"{name}.onnx", f"ship/dvc.yaml:export@{name}")
         shutil.copyfile(model, site / "models" / f"{name}.onnx")
         model_bytes[name] = model.stat().st_size
         for kind, folder in (("confusion", sources.confusion), ("misclassified", sources.misclassified)):

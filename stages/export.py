@@ -4,7 +4,7 @@ Reads data/models/<name>.keras and data/prepared/test.npz; writes data/export/<n
 own ONNX export) and metrics/export/<name>.json: on the whole test set, the share of images on
 which ONNX Runtime predicts the same digit, the largest probability difference and both
 accuracies. An export below `export.min_agreement` fails the stage and is not kept.
-Run alone: `python -m stages.export lenet5` (or `dvc repro export@lenet5`).
+Run alone: `python -m stages.export lenet5` (or `dvc repro ship/dvc.yaml:export@lenet5`).
 """
 
 import argparse

@@ -2,7 +2,8 @@
 mirror variable first (a directory or a URL), then params.yaml's mirrors in order: MNIST's four
 files into data/raw/ ($MNIST_MIRROR, data.mirrors), or with `--dataset fashion-mnist` Fashion-MNIST's
 test set into data/fashion/ ($FASHION_MNIST_MIRROR, data.fashion_mirrors), the "not a digit" images.
-Run alone: `python -m stages.fetch` (or `dvc repro fetch`, `dvc repro fetch_fashion`).
+Run alone: `python -m stages.fetch` (or `dvc repro fetch`,
+`dvc repro ship/dvc.yaml:fetch_fashion`).
 """
 
 import argparse

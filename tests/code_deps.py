@@ -1,7 +1,7 @@
 """Which project files each DVC stage's code depends on, found by following its imports with `ast`
 from the module its command runs. In DVC a code file is a cache key: a stage must list exactly the
 project modules it runs, no fewer (an edit would go unseen) and no more (an edit would rerun it
-for nothing). `python -m tests.code_deps` prints each stage's list for dvc.yaml.
+for nothing). `python -m tests.code_deps` prints each stage's list for the dvc.yaml files.
 """
 
 import ast
@@ -11,6 +11,8 @@ from pathlib import Path
 import yaml
 
 PROJECT_PACKAGES = ("mnist_zoo", "stages")
+# The pipeline's files: the root one, and its shipping half (ONNX exports and their checks).
+PIPELINE_FILES = ("dvc.yaml", "ship/dvc.yaml")
 COMMAND_MODULE = re.compile(r"python -m ([\w.]+)")
 
 
@@ -61,14 +63,18 @@ def code_deps(root: Path, module: str) -> set[str]:
 
 
 def stage_bodies(root: Path) -> dict[str, dict]:
-    """dvc.yaml's stages by name, a foreach stage by its `do` body."""
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
-    return {name: stage.get("do", stage) for name, stage in stages.items()}
+    """Every pipeline file's stages by name, a foreach stage by its `do` body."""
+    bodies = {}
+    for pipeline in PIPELINE_FILES:
+        if (root / pipeline).is_file():
+            stages = yaml.safe_load((root / pipeline).read_text())["stages"]
+            bodies |= {name: stage.get("do", stage) for name, stage in stages.items()}
+    return bodies
 
 
 def mismatches(root: Path) -> dict[str, dict[str, set[str]]]:
     """Per stage whose listed .py deps differ from its imports: what it misses and what it lists
-    for nothing. Empty when dvc.yaml is right."""
+    for nothing. Empty when the pipeline's files are right."""
     found = {}
     for name, body in stage_bodies(root).items():
         module = COMMAND_MODULE.search(body["cmd"]).group(1)

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.code_deps import PIPELINE_FILES
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The real data the end-to-end tests run on: MNIST, and Fashion-MNIST's test set (the "not a digit" images).
 MIRROR_VARIABLES = ("MNIST_MIRROR", "FASHION_MNIST_MIRROR")
@@ -139,8 +141,23 @@ def dvc(repo: Path, *arguments: str, **extra_environment: str) -> str:
 
 
 def stages_run(output: str) -> set[str]:
-    """The stages a dvc repro / exp run actually ran (not restored, not skipped)."""
-    return set(re.findall(r"Running stage '([^']+)'", output))
+    """The stages a dvc repro / exp run actually ran (not restored, not skipped), by name: DVC names
+    ship/dvc.yaml's stages with their file ('ship/dvc.yaml:export@lenet5'), this drops the file."""
+    return set(re.findall(r"Running stage '(?:[^':]*dvc\.yaml:)?([^']+)'", output))
+
+
+def lock_stages(repo: Path, rev: str | None = None) -> dict[str, dict]:
+    """Every pipeline file's dvc.lock entries by stage name: the workspace's, or git revision `rev`'s."""
+    stages = {}
+    for pipeline in PIPELINE_FILES:
+        lock = Path(pipeline).with_name("dvc.lock").as_posix()
+        if rev:
+            shown = subprocess.run(["git", "show", f"{rev}:{lock}"], cwd=repo, capture_output=True, text=True)
+            text = shown.stdout if shown.returncode == 0 else ""
+        else:
+            text = (repo / lock).read_text() if (repo / lock).is_file() else ""
+        stages |= (yaml.safe_load(text) or {}).get("stages", {})
+    return stages
 
 
 def experiments_in(show: object) -> list[dict]:
@@ -187,7 +204,7 @@ def copy_project(destination: Path) -> Path:
     ).stdout.split()
     for name in files:
         source = PROJECT_ROOT / name
-        if source.is_file() and not name.startswith(("data/", "metrics/", "plots/")) and name != "dvc.lock":
+        if source.is_file() and not name.startswith(("data/", "metrics/", "plots/")) and Path(name).name != "dvc.lock":
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
     run(["git", "init", "-q", "-b", "main"], destination)

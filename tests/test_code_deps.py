@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.code_deps import code_deps, imported_modules, mismatches
+from tests.code_deps import PIPELINE_FILES, code_deps, imported_modules, mismatches, stage_bodies
 from tests.conftest import PROJECT_ROOT
 
 
@@ -21,10 +21,7 @@ def test_no_stage_module_imports_another():
 
 
 def test_every_stage_module_is_a_dvc_stage_with_a_docstring_and_main():
-    commands = " ".join(
-        body.get("cmd") or body["do"]["cmd"]
-        for body in yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"].values()
-    )
+    commands = " ".join(body["cmd"] for body in stage_bodies(PROJECT_ROOT).values())
     for path in (PROJECT_ROOT / "stages").glob("*.py"):
         assert f"python -m stages.{path.stem}" in commands, f"{path} is not a dvc.yaml stage's command"
         source = path.read_text()
@@ -85,8 +82,13 @@ def test_a_lazy_import_counts_and_a_dep_listed_for_nothing_is_found(tmp_path: Pa
 def test_an_import_added_to_the_real_project_without_its_dep_is_found(tmp_path: Path):
     for folder in ("stages", "mnist_zoo"):
         shutil.copytree(PROJECT_ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(PROJECT_ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    for pipeline in PIPELINE_FILES:
+        (tmp_path / pipeline).parent.mkdir(exist_ok=True)
+        shutil.copy(PROJECT_ROOT / pipeline, tmp_path / pipeline)
     assert mismatches(tmp_path) == {}
-    train = tmp_path / "stages/train.py"
-    train.write_text(train.read_text() + "\n\ndef card():\n    from mnist_zoo import cards\n")
-    assert mismatches(tmp_path) == {"train": {"missing": {"mnist_zoo/cards.py"}, "extra": set()}}
+    for stage in ("train", "robustness"):  # one stage of each pipeline file
+        module = tmp_path / f"stages/{stage}.py"
+        module.write_text(module.read_text() + "\n\ndef card():\n    from mnist_zoo import cards\n")
+    assert mismatches(tmp_path) == {
+        stage: {"missing": {"mnist_zoo/cards.py"}, "extra": set()} for stage in ("train", "robustness")
+    }

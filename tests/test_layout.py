@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from mnist_zoo import leaderboard
+from tests.code_deps import PIPELINE_FILES, stage_bodies
 from tests.conftest import PROJECT_ROOT, readme_compare_command
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -128,11 +129,27 @@ def test_every_variant_maps_to_a_params_section_and_is_documented():
         assert f"| `{name}` |" in README, f"README's variant table misses {name}"
 
 
+def test_every_stage_of_every_pipeline_file_runs_at_the_project_root():
+    """ship/dvc.yaml's stages run where the root's do (their commands, paths and params.yaml are the
+    project root's), and no stage name is in both files (`dvc repro <name>` finds the root's)."""
+    names = []
+    for pipeline in PIPELINE_FILES:
+        document = yaml.safe_load((PROJECT_ROOT / pipeline).read_text())
+        root = Path(pipeline).parent.as_posix()
+        back = os.path.relpath(".", root)
+        if root != ".":
+            assert document["vars"] == [f"{back}/params.yaml"], pipeline
+        for name, stage in document["stages"].items():
+            body = stage.get("do", stage)
+            assert body.get("wdir", ".") == back, f"{pipeline}: {name} runs in {body.get('wdir', '.')}"
+            names.append(name)
+    assert len(names) == len(set(names))
+
+
 def test_data_and_models_are_never_git_files():
     ignored = (PROJECT_ROOT / "data/.gitignore").read_text().split()
     assert {"/raw", "/prepared"} <= set(ignored)
-    for stage in DVC_YAML["stages"].values():
-        body = stage.get("do", stage)
+    for body in stage_bodies(PROJECT_ROOT).values():
         for out in body.get("outs", []):
             path = out if isinstance(out, str) else next(iter(out))
             if path.startswith("data/"):
@@ -158,8 +175,8 @@ def test_what_a_reviewer_reads_is_in_git_and_the_rest_in_the_cache():
     only, in seconds: the summary and figures under results/, each variant's scores under
     metrics/scores/, the metrics a fresh clone reads with no remote and each experiment shows its own of."""
     declared = {}
-    for name, stage in DVC_YAML["stages"].items():
-        for path, (kind, settings) in outputs(stage.get("do", stage)).items():
+    for name, body in stage_bodies(PROJECT_ROOT).items():
+        for path, (kind, settings) in outputs(body).items():
             in_git = not settings.get("cache", True)
             assert in_git == (name in IN_GIT), f"{name}: {path} has cache: {not in_git}"
             assert path.startswith(("results/", "metrics/scores/")) == in_git, path

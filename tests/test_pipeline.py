@@ -145,7 +145,7 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     # Put the worse revision's results in the workspace (the summary is a git file; the per-variant
     # outputs behind it come with dvc checkout) and compare against the better revision.
     worse, better = ("HEAD~1", "HEAD") if accuracy["old"] < accuracy["new"] else ("HEAD", "HEAD~1")
-    run(["git", "checkout", worse, "--", "dvc.lock", "params.yaml", "results"], repo)
+    run(["git", "checkout", worse, "--", "dvc.lock", "ship/dvc.lock", "params.yaml", "results"], repo)
     dvc(repo, "checkout")
     passed = subprocess.run(
         gate + ["--rev", better, "--significance", "1e-300"], cwd=repo, capture_output=True, text=True
@@ -153,7 +153,7 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     failed = subprocess.run(
         gate + ["--rev", better, "--significance", "0.9999"], cwd=repo, capture_output=True, text=True
     )
-    run(["git", "checkout", "HEAD", "--", "dvc.lock", "params.yaml", "results"], repo)
+    run(["git", "checkout", "HEAD", "--", "dvc.lock", "ship/dvc.lock", "params.yaml", "results"], repo)
     dvc(repo, "checkout")
     assert passed.returncode == 0 and "paired test" in passed.stdout, passed.stdout + passed.stderr
     assert failed.returncode == 1 and failed.stdout.strip().endswith("flagship"), failed.stdout + failed.stderr

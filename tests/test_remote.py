@@ -24,6 +24,7 @@ from tests.conftest import (
     dvc,
     dvc_result,
     experiments_in,
+    lock_stages,
     readme_compare_command,
     run,
     stages_run,
@@ -115,7 +116,7 @@ def team(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Team:
 
 
 def lock_hash(repo: Path, stage: str, path: str) -> str:
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"][stage]
+    lock = lock_stages(repo)[stage]
     return next(out["md5"] for out in lock["outs"] if out["path"] == path)
 
 
@@ -218,7 +219,7 @@ def test_artifacts_get_fetches_a_registered_model(team: Team, tmp_path: Path):
     for name in ("flagship", "flagship-onnx"):
         run(["git", "tag", "-a", f"{name}@v1.0.0", "HEAD", "-m", f"Registering artifact {name} version v1.0.0"], team.a)
         run(["git", "push", "-q", "origin", f"{name}@v1.0.0"], team.a)
-    registered = yaml.safe_load(run(["git", "show", "flagship@v1.0.0:dvc.lock"], team.a).stdout)["stages"]
+    registered = lock_stages(team.a, rev="flagship@v1.0.0")
     for name, stage, path in (
         ("flagship", "train@flagship", "data/models/flagship.keras"),
         ("flagship-onnx", "export@flagship", "data/export/flagship.onnx"),
@@ -289,7 +290,7 @@ def test_pull_cut_part_way_leaves_nothing_half_written(team: Team):
             team.s3.relay.start()
     assert failed.returncode != 0 and "ERROR" in failed.stderr + failed.stdout, failed
     assert_cache_objects_whole(e)
-    lock = yaml.safe_load((e / "dvc.lock").read_text())["stages"]
+    lock = lock_stages(e)
     for stage in lock.values():
         for out in stage.get("outs", []):
             path = e / out["path"]
