@@ -181,9 +181,9 @@ FAMILIES: dict[str, Family] = {
         frozenset({"weights"}),
     ),
 }
-# Every variant's recipe, then each family's architecture (required unless it has a default).
+# Every variant's recipe beside its `family` (one of FAMILIES, checked first: it says which arguments
+# follow), then each family's architecture (required unless it has a default).
 RECIPE_RULES = {
-    "family": one_of(*FAMILIES),  # checked first too (check_variant): it says which arguments follow
     "optimizer": None,
     "batch_size": integer(1, example=128),
     "epochs": integer(1, example=10),
@@ -303,7 +303,8 @@ def check_variant(key: str, spec: Any) -> None:
         "dense_layers": check_layers(DENSE_LAYER_RULES, {"units"}),
         "conv_layers": check_layers(CONV_LAYER_RULES, {"filters", "kernel_size"}),
     }
-    check_mapping(key, spec, RECIPE_RULES | family.arguments, OPTIONAL_RECIPE_KEYS | family.optional, nested)
+    rules = {"family": one_of(*FAMILIES)} | RECIPE_RULES | family.arguments  # FAMILIES as it is now
+    check_mapping(key, spec, rules, OPTIONAL_RECIPE_KEYS | family.optional, nested)
 
 
 # Variant names become DVC stage ids (train@lenet5) and file names, so keep them boring.
