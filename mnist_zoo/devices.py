@@ -193,9 +193,7 @@ def accelerator_required(environ: Mapping[str, str] = os.environ) -> bool:
     return value in ("1", "true", "yes")
 
 
-def check_accelerator(
-    backend: str, devices: Devices, required: bool, nvidia_device: Path = NVIDIA_DEVICE
-) -> None:
+def check_accelerator(backend: str, devices: Devices, required: bool, nvidia_device: Path = NVIDIA_DEVICE) -> None:
     """Never fall back to the CPU silently: refuse it when an accelerator is `required`, and warn
     when an NVIDIA GPU is plugged in but the backend sees only the CPU (the CPU builds installed)."""
     if devices.platform != "cpu":
