@@ -1,5 +1,5 @@
 """The zoo on a GPU: every default variant trained through the project's own training code
-(mnist_zoo.training: its models, device plan and epoch loop) on the JAX backend, the TensorFlow
+(mnist_zoo.training.trainer: its models, device plan and epoch loop) on the JAX backend, the TensorFlow
 variants included, then scored on the MNIST test set; and the flagship in float32 against mixed
 bfloat16. Writes one JSON: the device, the driver and library versions, and per run the precision,
 epochs, seconds per steady-state epoch, images/s, seconds spent compiling and test accuracy.
@@ -35,7 +35,7 @@ DRY_RUN_IMAGES = {"train": 256, "validation": 64, "test": 128}
 def prepared_splits(prepared_dir: Path, raw_dir: Path, params: dict[str, Any]) -> dict[str, tuple]:
     """The train, validation and test tensors the pipeline trains on: the prepared files, or the
     same made here from the raw MNIST files by preprocess's own code and params."""
-    from mnist_zoo.profiles import splits_for
+    from mnist_zoo.experiments.profiles import splits_for
 
     return splits_for(params, prepared_dir, raw_dir)
 
@@ -60,10 +60,10 @@ def timing(epoch_seconds: list[float], num_images: int) -> dict[str, float | Non
 def train_and_score(
     name: str, spec: dict[str, Any], params: dict[str, Any], splits: dict[str, tuple]
 ) -> dict[str, Any]:
-    """One variant through mnist_zoo.training.train_variant, as the train stage trains it, each
+    """One variant through mnist_zoo.training.trainer.train_variant, as the train stage trains it, each
     epoch timed; then its test accuracy."""
-    from mnist_zoo.devices import plan_for
-    from mnist_zoo.training import EpochClock, train_variant
+    from mnist_zoo.training.devices import plan_for
+    from mnist_zoo.training.trainer import EpochClock, train_variant
 
     plan = plan_for(spec)
     clock = EpochClock()
@@ -120,9 +120,9 @@ def run(
     prepared_dir: Path = PREPARED_DIR,
     raw_dir: Path = RAW_DIR,
 ) -> dict[str, Any]:
-    from mnist_zoo.devices import visible_devices
-    from mnist_zoo.models import validate_spec
+    from mnist_zoo.models.families import validate_spec
     from mnist_zoo.params import load_params, variant_spec
+    from mnist_zoo.training.devices import visible_devices
 
     params = load_params()
     names = variants or list(params["train"]["variants"])

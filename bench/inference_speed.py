@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_zoo import config, runtime
-from mnist_zoo.inference import onnx_classifier
+from mnist_zoo.shipping.inference import onnx_classifier
 
 BATCH_SIZES = (1, 256)
 ROUNDS = 3

@@ -10,16 +10,16 @@ from typing import Any
 import keras
 import numpy as np
 
-from mnist_zoo import training
 from mnist_zoo.config import PREPARED_DIR
-from mnist_zoo.dataset import load_split
-from mnist_zoo.devices import choose_plan, distribution_scope, plan_for
-from mnist_zoo.models import build_model
+from mnist_zoo.data.dataset import load_split
+from mnist_zoo.models.families import build_model
 from mnist_zoo.params import load_params, variant_spec
-from mnist_zoo.training import fit, trainee_for
+from mnist_zoo.training import trainer
+from mnist_zoo.training.devices import choose_plan, distribution_scope, plan_for
+from mnist_zoo.training.trainer import fit, trainee_for
 
 
-class EpochClock(training.EpochClock):
+class EpochClock(trainer.EpochClock):
     """Times each epoch; with test data, also records test accuracy (untimed) and stops once
     `stop_at` is reached."""
 

@@ -14,9 +14,9 @@ import platform
 import statistics
 from pathlib import Path
 
+from mnist_zoo.experiments.search import DEFAULT_STORAGE, load_space, open_study, table
 from mnist_zoo.files import write_json
 from mnist_zoo.params import load_params
-from mnist_zoo.search import DEFAULT_STORAGE, load_space, open_study, table
 
 RESULTS_DIR = Path("bench/results")
 

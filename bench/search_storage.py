@@ -12,8 +12,8 @@ import time
 import warnings
 from pathlib import Path
 
+from mnist_zoo.experiments.search import storage_for
 from mnist_zoo.files import write_json
-from mnist_zoo.search import storage_for
 from tests.postgres_server import postgres_server
 
 ATTRIBUTES = (

@@ -64,7 +64,16 @@ def study(root: Path, storage: str, s3, workers: int, trials: int, name: str) ->
             raise SystemExit(output)
     wall = time.monotonic() - started
     shown = run(
-        [sys.executable, "-m", "mnist_zoo.search", "show", f"search/{name}.yaml", "--json", "--storage", storage],
+        [
+            sys.executable,
+            "-m",
+            "mnist_zoo.experiments.search",
+            "show",
+            f"search/{name}.yaml",
+            "--json",
+            "--storage",
+            storage,
+        ],
         clones[0],
         env=environ,
     )

@@ -30,8 +30,8 @@ def spread_row(
     splits: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> dict[str, Any]:
     """Train under `seed` (our protocol or the posts') and score the kept model on the test split."""
-    from mnist_zoo.evaluation import classification_metrics
-    from mnist_zoo.training import train_variant
+    from mnist_zoo.evaluation.scoring import classification_metrics
+    from mnist_zoo.training.trainer import train_variant
 
     if posts_protocol:
         # The posts' protocol: all training images, every epoch of the budget, the last weights.
@@ -97,8 +97,8 @@ def main(
     profile: Path | None = None,
     write_band: bool = False,
 ) -> str:
-    from mnist_zoo.models import validate_spec
-    from mnist_zoo.profiles import apply_profile, load_profile, splits_for
+    from mnist_zoo.experiments.profiles import apply_profile, load_profile, splits_for
+    from mnist_zoo.models.families import validate_spec
 
     params = load_params()
     if profile is not None:
@@ -143,7 +143,7 @@ def write_seed_band(
 ) -> str:
     """Record the spread in results/seed_bands.json (under the profile and the variant), with the
     fingerprint of the recipe it was measured for, so the gate can tell when it goes stale."""
-    from mnist_zoo.comparison import recipe_fingerprint, seed_band
+    from mnist_zoo.experiments.comparison import recipe_fingerprint, seed_band
 
     bands = json.loads(SEED_BANDS_PATH.read_text()) if SEED_BANDS_PATH.is_file() else {}
     bands.setdefault(profile, {})[variant] = seed_band(

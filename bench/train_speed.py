@@ -1,7 +1,7 @@
 """Training-speed benchmark: each variant's recipe as plain Keras `model.fit` on float32 arrays
-(the posts' way) beside the project's training path (mnist_zoo.training), on the same cached data.
+(the posts' way) beside the project's training path (mnist_zoo.training.trainer), on the same cached data.
 `--against landed` compares the project path's epoch loops instead: Keras' own loop (as landed
-before mnist_zoo/epochs.py) against the compiled one the train stage uses now.
+before mnist_zoo/training/epochs.py) against the compiled one the train stage uses now.
 
 Run: `python -m bench.train_speed` after `dvc repro preprocess` (see README for the measured table).
 Every measurement is a fresh process, so each path gets its own Keras backend; the two paths

@@ -3,7 +3,7 @@ VARIANT`, or `python -m bench.worker matmul` for the machine's large-matrix-prod
 
 `plain` is the posts' way (float32 arrays into Keras' own loop, TensorFlow, one device as built);
 `project` is the train stage's path (the variant's backend and plan, the "compiled" epoch loop);
-`landed` is the project path with Keras' own epoch loop, as it was before mnist_zoo/epochs.py.
+`landed` is the project path with Keras' own epoch loop, as it was before mnist_zoo/training/epochs.py.
 
 Prints one JSON line: the backend, the number of training images, the training arithmetic per
 image, each epoch's seconds and, with --test-accuracy, each epoch's test accuracy. The Keras backend

@@ -2,7 +2,7 @@
 by mnist_zoo.params.load_params, so every stage refuses a bad value before it reads any data. Each
 error names the key, the value given and what is allowed. It is the only validator of params.yaml.
 
-What needs Keras stays in mnist_zoo.models.validate_spec: which options an optimizer's constructor takes.
+What needs Keras stays in mnist_zoo.models.families.validate_spec: which options an optimizer's constructor takes.
 """
 
 import re
@@ -25,7 +25,7 @@ class Rule(NamedTuple):
 
 
 class Family(NamedTuple):
-    """A model family: the arguments of its builder, mnist_zoo.models.build_<family>, each with the
+    """A model family: the arguments of its builder, mnist_zoo.models.families.build_<family>, each with the
     rule its params value obeys (None: a list of layers, checked by check_variant), and those the
     builder has a default for, which a variant may leave out."""
 
@@ -93,7 +93,7 @@ ALL_OR_SOME = Rule(
 )
 
 
-# The corruptions mnist_zoo/corruptions.py makes (a test keeps the two lists equal; the schema does
+# The corruptions mnist_zoo/data/corruptions.py makes (a test keeps the two lists equal; the schema does
 # not import that module, which every stage would then depend on).
 CORRUPTION_KINDS = (
     "identity",
@@ -128,7 +128,7 @@ def or_null(rule: Rule) -> Rule:
 
 # Every option of Keras' four optimizers' constructors (Keras leaves most unchecked: a negative
 # weight_decay or clipnorm, or amsgrad: "yes", would train without a word). Which optimizer takes
-# which option is mnist_zoo.models.validate_spec's check, against the constructor itself.
+# which option is mnist_zoo.models.families.validate_spec's check, against the constructor itself.
 OPTIMIZER_RULES = {
     "name": one_of(*OPTIMIZERS),
     "learning_rate": number(0, float("inf"), False, False, 0.001),
@@ -155,7 +155,7 @@ OPTIMIZER_RULES = {
 CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")  # Keras takes one at most
 DENSE_LAYER_RULES = {"units": POSITIVE, "dropout": UNIT}
 CONV_LAYER_RULES = {"filters": POSITIVE, "kernel_size": integer(1, 28, 3), "pool": BOOLEAN}
-# Every model family, the one list: a new family is its builder in mnist_zoo/models.py and its entry
+# Every model family, the one list: a new family is its builder in mnist_zoo/models/families.py and its entry
 # here (docs/extending.md); tests/test_models.py holds each entry to its builder's signature.
 FAMILIES: dict[str, Family] = {
     "convnet": Family({"conv_layers": None, "dense_layers": None, "activation": one_of(*ACTIVATIONS)}),

@@ -33,5 +33,5 @@ if [ -z "$(git config user.email || true)" ]; then
   git config user.email "mnist-search@$(hostname)"
   git config user.name "mnist-search worker"
 fi
-exec "${PYTHON:-python}" -m mnist_zoo.search run "$space" --push "${GIT_REMOTE:-origin}" \
+exec "${PYTHON:-python}" -m mnist_zoo.experiments.search run "$space" --push "${GIT_REMOTE:-origin}" \
   ${MNIST_SEARCH_HEARTBEAT:+--heartbeat "$MNIST_SEARCH_HEARTBEAT"}

@@ -1,5 +1,5 @@
 """Corrupt the MNIST test set once for every model: each kind in params.yaml robustness.corruptions
-at robustness.severity, seeded (mnist_zoo/corruptions.py). Reads data/prepared/test.npz; writes
+at robustness.severity, seeded (mnist_zoo/data/corruptions.py). Reads data/prepared/test.npz; writes
 data/corrupted/<kind>.npz (uint8 images and their labels). Run alone: `python -m stages.corrupt`.
 """
 
@@ -7,8 +7,8 @@ import logging
 import time
 
 from mnist_zoo import config, runtime
-from mnist_zoo.corruptions import corrupt
-from mnist_zoo.dataset import load_split, write_split
+from mnist_zoo.data.corruptions import corrupt
+from mnist_zoo.data.dataset import load_split, write_split
 from mnist_zoo.params import load_params
 
 log = logging.getLogger("corrupt")

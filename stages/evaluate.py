@@ -28,8 +28,8 @@ def main(name: str) -> dict[str, Any]:
     variant_spec(params, name)  # an unknown name stops here, before any file is read
     import keras
 
-    from mnist_zoo import calibration, evaluation
-    from mnist_zoo.dataset import load_split
+    from mnist_zoo.data.dataset import load_split
+    from mnist_zoo.evaluation import calibration, scoring
     from mnist_zoo.figures import save_figure
     from mnist_zoo.files import atomic_write_bytes, write_json
 
@@ -39,13 +39,13 @@ def main(name: str) -> dict[str, Any]:
     validation_images, validation_labels = load_split(config.PREPARED_DIR / "validation.npz")
     model = keras.saving.load_model(config.MODELS_DIR / f"{name}.keras")
 
-    probabilities, images_per_second = evaluation.predict_timed(model, images)
+    probabilities, images_per_second = scoring.predict_timed(model, images)
     validation_probabilities = model.predict(validation_images, batch_size=config.PREDICT_BATCH_SIZE, verbose=0)
     predictions = probabilities.argmax(axis=1)
     calibrated = calibration.calibration_report(
         probabilities, labels, validation_probabilities, validation_labels, num_bins
     )
-    results = evaluation.classification_metrics(labels, probabilities) | {
+    results = scoring.classification_metrics(labels, probabilities) | {
         "parameters": model.count_params(),
         "training_seconds": training["training_seconds"],
         "epochs_run": training["epochs_run"],
@@ -54,7 +54,7 @@ def main(name: str) -> dict[str, Any]:
         # What a search chooses on (stages/scores.py puts it in git beside the test figures).
         "validation": {
             key: value
-            for key, value in evaluation.classification_metrics(validation_labels, validation_probabilities).items()
+            for key, value in scoring.classification_metrics(validation_labels, validation_probabilities).items()
             if key in ("accuracy", "loss")
         },
     }
@@ -62,9 +62,9 @@ def main(name: str) -> dict[str, Any]:
     buffer = io.BytesIO()
     np.save(buffer, predictions.astype(np.uint8))
     atomic_write_bytes(config.PREDICTIONS_DIR / f"{name}.npy", buffer.getvalue())
-    atomic_write_bytes(config.CONFUSION_DIR / f"{name}.csv", evaluation.confusion_csv(labels, predictions))
+    atomic_write_bytes(config.CONFUSION_DIR / f"{name}.csv", scoring.confusion_csv(labels, predictions))
     title = f"{name}: test confusion matrix (accuracy {results['accuracy']:.2%})"
-    save_figure(evaluation.plot_confusion(labels, predictions, title), config.CONFUSION_DIR / f"{name}.png")
+    save_figure(scoring.plot_confusion(labels, predictions, title), config.CONFUSION_DIR / f"{name}.png")
 
     bins = calibration.reliability(probabilities, labels, num_bins)
     scaled = calibration.reliability(
@@ -75,12 +75,12 @@ def main(name: str) -> dict[str, Any]:
         f"{name}: ECE {calibrated['ece']:.4f}, after temperature {calibrated['temperature']:.2f}: "
         f"{calibrated['ece_after_temperature']:.4f}"
     )
-    save_figure(evaluation.plot_reliability(bins, scaled, title), config.RELIABILITY_DIR / f"{name}.png")
+    save_figure(scoring.plot_reliability(bins, scaled, title), config.RELIABILITY_DIR / f"{name}.png")
 
-    worst = evaluation.worst_misclassified(labels, probabilities, params["evaluate"]["num_misclassified"])
+    worst = scoring.worst_misclassified(labels, probabilities, params["evaluate"]["num_misclassified"])
     title = f"{name}: most confident mistakes ({len(worst)} of {int((predictions != labels).sum())} errors)"
     save_figure(
-        evaluation.plot_misclassified(images, labels, probabilities, worst, title),
+        scoring.plot_misclassified(images, labels, probabilities, worst, title),
         config.MISCLASSIFIED_DIR / f"{name}.png",
     )
     log.info(

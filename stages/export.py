@@ -35,10 +35,10 @@ def main(
     min_agreement = params["export"]["min_agreement"]
     import keras
 
-    from mnist_zoo.dataset import load_split
+    from mnist_zoo.data.dataset import load_split
     from mnist_zoo.files import atomic_path, write_json
-    from mnist_zoo.inference import onnx_classifier, predict_in_batches
-    from mnist_zoo.onnx_export import export_onnx, parity
+    from mnist_zoo.shipping.inference import onnx_classifier, predict_in_batches
+    from mnist_zoo.shipping.onnx_export import export_onnx, parity
 
     images, labels = load_split(prepared_dir / "test.npz")
     images = images.astype(np.float32)

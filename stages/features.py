@@ -16,9 +16,9 @@ log = logging.getLogger("features")
 
 
 def main(name: str, output_dir: Path = config.FEATURES_DIR) -> None:
-    from mnist_zoo.dataset import load_split
+    from mnist_zoo.data.dataset import load_split
     from mnist_zoo.files import write_npz
-    from mnist_zoo.transfer import FEATURES_BATCH_SIZE, build_pretrained, feature_extractor, transfer_spec
+    from mnist_zoo.models.transfer import FEATURES_BATCH_SIZE, build_pretrained, feature_extractor, transfer_spec
 
     spec = transfer_spec(load_params(), name)
     extractor = feature_extractor(build_pretrained(spec))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mnist_zoo import runtime
 from mnist_zoo.config import FASHION_DIR, RAW_DIR
-from mnist_zoo.download import FASHION_MNIST, MNIST, FetchError, fetch_all, list_sources
+from mnist_zoo.data.download import FASHION_MNIST, MNIST, FetchError, fetch_all, list_sources
 from mnist_zoo.params import load_params
 
 log = logging.getLogger("fetch")

@@ -10,9 +10,9 @@ import numpy as np
 
 from mnist_zoo import runtime
 from mnist_zoo.config import NUM_CLASSES, PREPARED_DIR, RAW_DIR
-from mnist_zoo.dataset import write_split
+from mnist_zoo.data.dataset import write_split
+from mnist_zoo.data.prepare import IDX_FILES, decode_split, split_indices, subset_indices
 from mnist_zoo.params import load_params
-from mnist_zoo.prepare import IDX_FILES, decode_split, split_indices, subset_indices
 
 log = logging.getLogger("preprocess")
 

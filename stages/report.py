@@ -17,12 +17,12 @@ from typing import Any
 import pandas as pd
 
 from mnist_zoo import config, runtime
-from mnist_zoo.cards import model_card, most_confused, prepared_data_version
 from mnist_zoo.figures import save_figure
 from mnist_zoo.files import atomic_write_bytes
-from mnist_zoo.leaderboard import Results, figures, leaderboard, leaderboard_markdown, short_labels, summary
 from mnist_zoo.params import catalogue, load_params, variant_spec
-from mnist_zoo.zoo_figures import (
+from mnist_zoo.reporting.cards import model_card, most_confused, prepared_data_version
+from mnist_zoo.reporting.leaderboard import Results, figures, leaderboard, leaderboard_markdown, short_labels, summary
+from mnist_zoo.reporting.zoo_figures import (
     plot_curves,
     plot_leaderboard,
     plot_per_class_f1,

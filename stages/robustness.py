@@ -1,7 +1,7 @@
 """How one variant fails, through its ONNX export (ONNX Runtime: no TensorFlow): its accuracy on
 each corrupted test set, on other writers' digits (scikit-learn's), and how well its "not a digit"
 check tells digits from images that are not (Fashion-MNIST's test set, noise): four scores per
-image, the model's top probability and three typicalities of the image (mnist_zoo/typicality.py),
+image, the model's top probability and three typicalities of the image (mnist_zoo/data/typicality.py),
 each with its threshold chosen on the validation digits.
 
 Reads data/export/<name>.onnx and typicality.npz, data/corrupted/, data/prepared/{validation,test}.npz
@@ -24,12 +24,13 @@ def main(name: str) -> dict[str, Any]:
     params = load_params()
     variant_spec(params, name)  # an unknown name stops here, before any file is read
     settings = params["robustness"]
-    from mnist_zoo import robustness, typicality
-    from mnist_zoo.dataset import load_split
-    from mnist_zoo.download import FASHION_MNIST
+    from mnist_zoo.data import typicality
+    from mnist_zoo.data.dataset import load_split
+    from mnist_zoo.data.download import FASHION_MNIST
+    from mnist_zoo.data.prepare import decode_split
+    from mnist_zoo.evaluation import robustness
     from mnist_zoo.files import write_json
-    from mnist_zoo.inference import onnx_classifier, predict_in_batches
-    from mnist_zoo.prepare import decode_split
+    from mnist_zoo.shipping.inference import onnx_classifier, predict_in_batches
 
     classify = onnx_classifier(config.EXPORT_DIR / f"{name}.onnx")
 

@@ -10,7 +10,7 @@ import logging
 
 from mnist_zoo import config, runtime
 from mnist_zoo.params import load_params
-from mnist_zoo.site import ENABLE, SITE_DIR, WEB_DIR, Sources, build
+from mnist_zoo.reporting.site import ENABLE, SITE_DIR, WEB_DIR, Sources, build
 
 log = logging.getLogger("site")
 

@@ -29,9 +29,9 @@ def main(
     spec = variant_spec(params, name)
     import keras
 
-    from mnist_zoo.cluster import cluster_from_environment, run_in_cluster
-    from mnist_zoo.devices import accelerator_required
-    from mnist_zoo.models import validate_spec
+    from mnist_zoo.models.families import validate_spec
+    from mnist_zoo.training.cluster import cluster_from_environment, run_in_cluster
+    from mnist_zoo.training.devices import accelerator_required
 
     validate_spec(name, spec)
     accelerator_required()  # a bad switch fails here, before anything starts
@@ -58,10 +58,10 @@ def run(
     """Train variant `name` on what this process sees; only process 0 (of a cluster) writes."""
     from dvclive import Live
 
-    from mnist_zoo.dataset import load_split
-    from mnist_zoo.devices import describe_machine, plan_for
-    from mnist_zoo.live import LiveCurves
-    from mnist_zoo.training import save_model, train_variant
+    from mnist_zoo.data.dataset import load_split
+    from mnist_zoo.training.devices import describe_machine, plan_for
+    from mnist_zoo.training.live import LiveCurves
+    from mnist_zoo.training.trainer import save_model, train_variant
 
     plan = plan_for(spec)  # before any data is read: a missing accelerator fails here
     log.info("%s: %s (params ask for %s)", name, plan.describe(), variant_backend(spec))

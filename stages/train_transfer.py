@@ -20,9 +20,9 @@ log = logging.getLogger("train_transfer")
 def main(name: str, features_dir: Path = config.FEATURES_DIR) -> dict[str, Any]:
     from dvclive import Live
 
-    from mnist_zoo.live import LiveCurves
-    from mnist_zoo.training import save_model, seed_everything, train_variant
-    from mnist_zoo.transfer import build_pretrained, head, transfer_spec
+    from mnist_zoo.models.transfer import build_pretrained, head, transfer_spec
+    from mnist_zoo.training.live import LiveCurves
+    from mnist_zoo.training.trainer import save_model, seed_everything, train_variant
 
     params = load_params()
     spec = transfer_spec(params, name)

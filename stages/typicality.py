@@ -6,8 +6,9 @@ Run alone: `python -m stages.typicality`.
 
 import logging
 
-from mnist_zoo import config, runtime, typicality
-from mnist_zoo.dataset import load_split
+from mnist_zoo import config, runtime
+from mnist_zoo.data import typicality
+from mnist_zoo.data.dataset import load_split
 from mnist_zoo.params import load_params
 
 log = logging.getLogger("typicality")

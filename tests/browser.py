@@ -40,7 +40,7 @@ TIMEOUT = 120  # seconds for the page to load or answer
 
 def mnist_split(split: str) -> tuple:
     """The real MNIST `split` ("train" or "test") from $MNIST_MIRROR: uint8 images, labels."""
-    from mnist_zoo.prepare import IDX_FILES, decode_split
+    from mnist_zoo.data.prepare import IDX_FILES, decode_split
 
     mirror = Path(os.environ["MNIST_MIRROR"])
     return decode_split(*((mirror / name).read_bytes() for name in IDX_FILES[split]), split)

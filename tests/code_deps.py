@@ -1,11 +1,13 @@
 """Which project files each DVC stage's code depends on, found by following its imports with `ast`
 from the module its command runs. In DVC a code file is a cache key: a stage must list exactly the
 project modules it runs, no fewer (an edit would go unseen) and no more (an edit would rerun it
-for nothing). `python -m tests.code_deps` prints each stage's list for the dvc.yaml files.
+for nothing). `python -m tests.code_deps` prints each stage's list; `python -m tests.code_deps --write`
+puts them into the pipeline's files (a module moved or an import added), comments and other deps kept.
 """
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -85,9 +87,53 @@ def mismatches(root: Path) -> dict[str, dict[str, set[str]]]:
     return found
 
 
+def ordered_deps(root: Path, module: str) -> list[str]:
+    """A stage's code deps as the pipeline's files list them: its own module first, then the rest sorted."""
+    own = f"{module.replace('.', '/')}.py"
+    return [own, *sorted(code_deps(root, module) - {own})]
+
+
+def write_code_deps(root: Path) -> list[str]:
+    """Rewrites each stage's .py deps in the pipeline's files to what its imports run, leaving every
+    other line (data deps, comments, params) as it is; returns the stages whose lists changed."""
+    changed = []
+    for pipeline in PIPELINE_FILES:
+        path = root / pipeline
+        if not path.is_file():
+            continue
+        stages = yaml.safe_load(path.read_text())["stages"]
+        lines, out, stage = path.read_text().splitlines(keepends=True), [], None
+        index = 0
+        while index < len(lines):
+            line = lines[index]
+            name = re.match(r"  (\w+):\s*$", line)
+            if name and name.group(1) in stages:
+                stage = name.group(1)
+            code_dep = re.match(r"(\s*)- ((?:" + "|".join(PROJECT_PACKAGES) + r")/\S+\.py)\s*$", line)
+            if not code_dep:
+                out.append(line)
+                index += 1
+                continue
+            listed = []
+            while index < len(lines) and (match := re.match(code_dep.group(1) + r"- (\S+\.py)\s*$", lines[index])):
+                listed.append(match.group(1))
+                index += 1
+            body = stages[stage].get("do", stages[stage])
+            wanted = ordered_deps(root, COMMAND_MODULE.search(body["cmd"]).group(1))
+            if wanted != listed:
+                changed.append(f"{pipeline}:{stage}")
+            out += [f"{code_dep.group(1)}- {dep}\n" for dep in wanted]
+        path.write_text("".join(out))
+    return changed
+
+
 if __name__ == "__main__":
     project = Path(__file__).resolve().parents[1]
-    for stage, body in stage_bodies(project).items():
-        print(f"{stage}:")
-        for dep in sorted(code_deps(project, COMMAND_MODULE.search(body["cmd"]).group(1))):
-            print(f"  - {dep}")
+    if sys.argv[1:] == ["--write"]:
+        for stage in write_code_deps(project):
+            print(f"rewrote {stage}'s code deps")
+    else:
+        for stage, body in stage_bodies(project).items():
+            print(f"{stage}:")
+            for dep in ordered_deps(project, COMMAND_MODULE.search(body["cmd"]).group(1)):
+                print(f"  - {dep}")

@@ -88,7 +88,7 @@ def update_params(path: Path, updates: dict) -> None:
 
 
 def spy_on_fit(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[dict[str, Any]]:
-    """Make `module.fit` (mnist_zoo.training's, or the name a module imported it as) record the arguments
+    """Make `module.fit` (mnist_zoo.training.trainer's, or the name a module imported it as) record the arguments
     of each call by parameter name, then fit as before; return the list it appends to."""
     calls, original_fit = [], module.fit
 
@@ -268,7 +268,7 @@ def paired_runs(in_tmp_project: Path) -> Path:
         "stages:\n  report:\n    cmd: 'true'\n    outs: [metrics/predictions]\n"
         "    metrics: [results/metrics.json: {cache: false}]\n"
     )
-    from mnist_zoo import comparison
+    from mnist_zoo.experiments import comparison
     from mnist_zoo.params import load_params, variant_spec
 
     params = load_params()
@@ -293,7 +293,7 @@ PLAN_HERE = """
 import sys
 from mnist_zoo import runtime
 runtime.start(sys.argv[1], override=True, quiet=False)
-from mnist_zoo.devices import plan_for
+from mnist_zoo.training.devices import plan_for
 from mnist_zoo.params import load_params, variant_spec
 print(plan_for(variant_spec(load_params(), sys.argv[2])).describe())
 """
@@ -318,7 +318,7 @@ def plan_here(project: Path, backend: str, variant: str) -> str:
 
 def has_accelerator() -> bool:
     """Whether this machine has an NVIDIA GPU (the device tests then expect it in the plan lines)."""
-    from mnist_zoo.devices import NVIDIA_DEVICE
+    from mnist_zoo.training.devices import NVIDIA_DEVICE
 
     return NVIDIA_DEVICE.exists()
 

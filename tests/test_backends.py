@@ -11,14 +11,14 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_zoo.dataset import load_split
+from mnist_zoo.data.dataset import load_split
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow  # trains the flagship on every backend
 
 TRAIN_AND_PREDICT = """
 import keras, numpy as np
-from mnist_zoo.dataset import load_split
+from mnist_zoo.data.dataset import load_split
 from stages import train
 
 summary = train.main("flagship")

@@ -42,7 +42,7 @@ def test_speed_row_ratio_throughput_and_arithmetic_rate():
 
 def test_training_arithmetic_counts_every_conv_and_dense_multiply_add():
     from bench import measure
-    from mnist_zoo.models import build_model
+    from mnist_zoo.models.families import build_model
     from mnist_zoo.params import load_params, variant_spec
 
     params = load_params(PROJECT_ROOT / "params.yaml")

@@ -4,7 +4,7 @@ synthetic probabilities whose answers are known."""
 import numpy as np
 import pytest
 
-from mnist_zoo import calibration
+from mnist_zoo.evaluation import calibration
 
 
 def confident(labels: np.ndarray, predicted: np.ndarray, confidence: float) -> np.ndarray:

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_zoo.cluster import Cluster, cluster_from_environment
+from mnist_zoo.training.cluster import Cluster, cluster_from_environment
 from stages import train
 from tests.conftest import PROJECT_ROOT, update_params, write_prepared
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.code_deps import PIPELINE_FILES, code_deps, imported_modules, mismatches, stage_bodies
+from tests.code_deps import PIPELINE_FILES, code_deps, imported_modules, mismatches, stage_bodies, write_code_deps
 from tests.conftest import PROJECT_ROOT
 
 
@@ -88,7 +88,51 @@ def test_an_import_added_to_the_real_project_without_its_dep_is_found(tmp_path: 
     assert mismatches(tmp_path) == {}
     for stage in ("train", "robustness"):  # one stage of each pipeline file
         module = tmp_path / f"stages/{stage}.py"
-        module.write_text(module.read_text() + "\n\ndef card():\n    from mnist_zoo import cards\n")
-    assert mismatches(tmp_path) == {
-        stage: {"missing": {"mnist_zoo/cards.py"}, "extra": set()} for stage in ("train", "robustness")
-    }
+        module.write_text(module.read_text() + "\n\ndef card():\n    from mnist_zoo.reporting import cards\n")
+    cards = {"mnist_zoo/reporting/__init__.py", "mnist_zoo/reporting/cards.py"}
+    assert mismatches(tmp_path) == {stage: {"missing": cards, "extra": set()} for stage in ("train", "robustness")}
+    # The one command that writes the lists puts them right, touching nothing else in either file.
+    before = {pipeline: (tmp_path / pipeline).read_text() for pipeline in PIPELINE_FILES}
+    assert write_code_deps(tmp_path) == ["dvc.yaml:train", "ship/dvc.yaml:robustness"]
+    assert mismatches(tmp_path) == {}
+    for pipeline, text in before.items():
+        added = set((tmp_path / pipeline).read_text().splitlines()) - set(text.splitlines())
+        assert {line.strip() for line in added} == {f"- {path}" for path in cards}
+        assert set(text.splitlines()) <= set((tmp_path / pipeline).read_text().splitlines())
+
+
+# The package's rooms in the data's own order: a room imports from the package's root modules
+# (config, params, schema, files, runtime, figures), from itself and from rooms before it, never after.
+ROOMS = ("data", "models", "training", "evaluation", "shipping", "reporting", "experiments", "tools")
+
+
+def backward_imports(root: Path) -> list[str]:
+    """Each import in mnist_zoo/ that runs from an earlier room to a later one, as `file: module`."""
+    found = []
+    for path in sorted((root / "mnist_zoo").rglob("*.py")):
+        parts = path.relative_to(root / "mnist_zoo").parts
+        floor = ROOMS.index(parts[0]) if len(parts) > 1 else -1
+        for name in sorted(imported_modules(path)):
+            target = name.split(".")
+            if target[0] == "mnist_zoo" and len(target) > 1 and target[1] in ROOMS:
+                if ROOMS.index(target[1]) > floor:
+                    found.append(f"{path.relative_to(root).as_posix()}: {name}")
+    return found
+
+
+def test_the_package_is_rooms_in_the_datas_order_and_imports_run_one_way():
+    rooms = {path.name for path in (PROJECT_ROOT / "mnist_zoo").iterdir() if (path / "__init__.py").is_file()}
+    assert rooms == set(ROOMS)
+    for init in (PROJECT_ROOT / "mnist_zoo").rglob("__init__.py"):
+        assert init.read_text() == "", f"{init} is a code dep of every stage importing through it: keep it empty"
+    assert backward_imports(PROJECT_ROOT) == []
+
+
+def test_an_import_from_a_later_room_is_found(tmp_path: Path):
+    shutil.copytree(PROJECT_ROOT / "mnist_zoo", tmp_path / "mnist_zoo", ignore=shutil.ignore_patterns("__pycache__"))
+    dataset = tmp_path / "mnist_zoo/data/dataset.py"
+    dataset.write_text(dataset.read_text() + "\n\ndef score():\n    from mnist_zoo.evaluation import scoring\n")
+    assert backward_imports(tmp_path) == [
+        "mnist_zoo/data/dataset.py: mnist_zoo.evaluation",
+        "mnist_zoo/data/dataset.py: mnist_zoo.evaluation.scoring",
+    ]

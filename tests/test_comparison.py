@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_zoo import comparison
+from mnist_zoo.experiments import comparison
 from mnist_zoo.params import load_params, variant_spec
 from tests.conftest import PROJECT_ROOT
 
@@ -92,9 +92,9 @@ MNIST_MIRROR = os.environ.get("MNIST_MIRROR")
 def test_on_the_pull_request_profile_another_seed_passes_and_a_tenth_of_the_learning_rate_fails():
     """Real training on the committed pull-request profile, judged against the committed seed band:
     the same recipe under another seed is not a regression; its learning rate cut tenfold is."""
-    from mnist_zoo.devices import plan_for
-    from mnist_zoo.profiles import apply_profile, load_profile, splits_for
-    from mnist_zoo.training import early_stopping_patience, seed_everything, train
+    from mnist_zoo.experiments.profiles import apply_profile, load_profile, splits_for
+    from mnist_zoo.training.devices import plan_for
+    from mnist_zoo.training.trainer import early_stopping_patience, seed_everything, train
 
     params = apply_profile(
         load_params(PROJECT_ROOT / "params.yaml"), load_profile(PROJECT_ROOT / "bench/pull_request_profile.yaml")

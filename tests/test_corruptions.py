@@ -4,7 +4,7 @@ same seed and severity, and the identity is the clean test set."""
 import numpy as np
 import pytest
 
-from mnist_zoo.corruptions import CORRUPTIONS, SEVERITIES, corrupt
+from mnist_zoo.data.corruptions import CORRUPTIONS, SEVERITIES, corrupt
 from mnist_zoo.schema import CORRUPTION_KINDS
 from tests.conftest import synthetic_digits
 

@@ -11,9 +11,13 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_zoo import config, training
-from mnist_zoo.dataset import load_split
-from mnist_zoo.devices import (
+from mnist_zoo import config
+from mnist_zoo.data.dataset import load_split
+from mnist_zoo.models.families import build_model
+from mnist_zoo.models.kernels import training_clone
+from mnist_zoo.params import load_params, variant_spec
+from mnist_zoo.training import trainer
+from mnist_zoo.training.devices import (
     Devices,
     Plan,
     accelerator_required,
@@ -24,9 +28,6 @@ from mnist_zoo.devices import (
     plan_for,
     split_evenly,
 )
-from mnist_zoo.kernels import training_clone
-from mnist_zoo.models import build_model
-from mnist_zoo.params import load_params, variant_spec
 from stages import train
 from tests.conftest import PROJECT_ROOT, has_accelerator, spy_on_fit, update_params
 
@@ -91,7 +92,7 @@ def test_mixed_precision_copy_computes_in_bfloat16_but_keeps_float32_weights_and
 @pytest.mark.slow
 def test_stage_trains_in_mixed_precision_and_saves_a_float32_model(tiny_project: Path, monkeypatch):
     update_params(tiny_project / "params.yaml", {"model.precision": "mixed_bfloat16", "model.epochs": 5})
-    calls = spy_on_fit(monkeypatch, training)
+    calls = spy_on_fit(monkeypatch, trainer)
     summary = train.main("flagship")
     # The model fitted computes in bfloat16 (layer 2: the first conv, after rescale and shift).
     assert [call["model"].layers[2].dtype_policy.name for call in calls] == ["mixed_bfloat16"]
@@ -122,8 +123,8 @@ def test_more_steps_per_execution_trains_the_same_model(tiny_project: Path):
             steps_per_execution=steps,
             batch_size=spec["batch_size"],
         )
-        training.seed_everything(42)
-        model, summary = training.train(spec, *data, 3, [], plan)
+        trainer.seed_everything(42)
+        model, summary = trainer.train(spec, *data, 3, [], plan)
         assert model.steps_per_execution == steps  # this plan trains the built model itself
         weights.append(model.get_weights())
     for one, four in zip(*weights, strict=True):
@@ -141,19 +142,20 @@ if os.environ["KERAS_BACKEND"] == "tensorflow" and devices > 1:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
 import keras
-from mnist_zoo import config, training
+from mnist_zoo import config
+from mnist_zoo.training import trainer
 from stages import train
 replicas = []
-original_fit = training.fit
+original_fit = trainer.fit
 def recording_fit(model, *args, **kwargs):
     if keras.backend.backend() == "jax":
         replicas.append(len(model.trainable_variables[0].value.sharding.device_set))
     else:
         replicas.append(model.distribute_strategy.num_replicas_in_sync)
-    # A distributed fit runs Keras' own epoch loop (mnist_zoo/epochs.py), so one device does too here:
+    # A distributed fit runs Keras' own epoch loop (mnist_zoo/training/epochs.py), so one device does too here:
     # the comparison is of the data parallelism alone (tests/test_epochs.py compares the loops).
     return original_fit(model, *args, **{**kwargs, "loop": "keras"})
-training.fit = recording_fit
+trainer.fit = recording_fit
 train.main(variant, models_dir=config.MODELS_DIR / str(devices), metrics_dir=config.TRAINING_METRICS_DIR / str(devices))
 print(json.dumps(replicas))
 """
@@ -323,7 +325,7 @@ WATCHED = ("TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_PREALLOCATE", "KERAS_
         ("stages.train", ["chollet"], "tensorflow"),
         ("stages.evaluate", ["lenet5"], None),
         ("stages.export", ["mlp_relu"], "tensorflow"),
-        ("mnist_zoo.predict", ["digit.png"], None),
+        ("mnist_zoo.tools.predict", ["digit.png"], None),
     ],
 )
 def test_each_entry_point_starts_the_runtime_before_any_backend_is_imported(
@@ -368,7 +370,11 @@ def test_each_entry_point_starts_the_runtime_before_any_backend_is_imported(
 def test_importing_the_code_changes_nothing():
     """No environment change and no backend as a side effect of `import`: only runtime.start acts."""
     modules = sorted(
-        {f"mnist_zoo.{path.stem}" for path in (PROJECT_ROOT / "mnist_zoo").glob("*.py")}
+        {
+            ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts)
+            for path in (PROJECT_ROOT / "mnist_zoo").rglob("*.py")
+            if path.stem != "__init__"
+        }
         | {f"stages.{path.stem}" for path in (PROJECT_ROOT / "stages").glob("*.py")}
     )
     code = (

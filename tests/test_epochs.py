@@ -1,4 +1,4 @@
-"""mnist_zoo/epochs.py: the compiled epoch loop trains as Keras' own loop does (JAX: the same
+"""mnist_zoo/training/epochs.py: the compiled epoch loop trains as Keras' own loop does (JAX: the same
 weights and curves, with dropout, a short last batch, weight averaging and early stopping;
 TensorFlow: every image once an epoch, in a seeded order that changes each epoch)."""
 
@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_zoo import epochs
+from mnist_zoo.training import epochs
 from tests.conftest import PROJECT_ROOT
 
 # Run under JAX in a process of its own (the backend is fixed when Keras is imported): both loops
@@ -19,9 +19,9 @@ from tests.conftest import PROJECT_ROOT
 JAX_BOTH_LOOPS = """
 import json, sys
 import keras, numpy as np
-from mnist_zoo.devices import choose_plan
-from mnist_zoo.models import build_model
-from mnist_zoo.training import fit, seed_everything
+from mnist_zoo.training.devices import choose_plan
+from mnist_zoo.models.families import build_model
+from mnist_zoo.training.trainer import fit, seed_everything
 
 spec = {"family": "convnet", "conv_layers": [{"filters": 4, "kernel_size": 3, "pool": True}],
         "dense_layers": [{"units": 16, "dropout": 0.25}], "activation": "relu",

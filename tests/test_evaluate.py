@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_zoo import evaluation
+from mnist_zoo.evaluation import scoring
 from stages import evaluate, train
 from tests.conftest import update_params
 
@@ -22,7 +22,7 @@ def one_hot_probabilities(predictions: list[int], confidence: float = 0.9) -> np
 def test_metrics_match_a_hand_worked_example():
     labels = np.array([0, 0, 1, 1, 2, 2, 2])
     predictions = [0, 1, 1, 1, 2, 2, 0]
-    results = evaluation.classification_metrics(labels, one_hot_probabilities(predictions))
+    results = scoring.classification_metrics(labels, one_hot_probabilities(predictions))
     assert results["accuracy"] == pytest.approx(5 / 7, abs=1e-6)
     digit_0 = results["per_class"]["0"]  # predicted 0 twice, right once; 2 true 0s, found 1
     assert (digit_0["precision"], digit_0["recall"], digit_0["f1"], digit_0["support"]) == (0.5, 0.5, 0.5, 2)
@@ -36,7 +36,7 @@ def test_metrics_match_a_hand_worked_example():
 
 
 def test_confusion_csv_has_one_row_per_image_in_dvc_form():
-    assert evaluation.confusion_csv(np.array([3, 5]), np.array([3, 8])) == b"actual,predicted\n3,3\n5,8\n"
+    assert scoring.confusion_csv(np.array([3, 5]), np.array([3, 8])) == b"actual,predicted\n3,3\n5,8\n"
 
 
 def test_worst_misclassified_are_the_most_confident_mistakes():
@@ -46,8 +46,8 @@ def test_worst_misclassified_are_the_most_confident_mistakes():
     probabilities[1, 2] = 0.99  # right
     probabilities[2, 9] = 0.95  # wrong, 95%
     probabilities[3, 0] = 0.7  # wrong, 70%
-    assert evaluation.worst_misclassified(labels, probabilities, 2).tolist() == [2, 3]
-    assert evaluation.worst_misclassified(labels, probabilities, 10).tolist() == [2, 3, 0]
+    assert scoring.worst_misclassified(labels, probabilities, 2).tolist() == [2, 3]
+    assert scoring.worst_misclassified(labels, probabilities, 10).tolist() == [2, 3, 0]
 
 
 def test_main_writes_metrics_and_stable_pngs(tiny_project: Path):

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_zoo import inference, onnx_export
+from mnist_zoo.shipping import inference, onnx_export
 from stages import export, train
 from tests.conftest import update_params
 

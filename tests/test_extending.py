@@ -11,8 +11,10 @@ import keras
 import pytest
 from keras import layers
 
-from mnist_zoo import leaderboard, models, schema, site
+from mnist_zoo import schema
 from mnist_zoo.config import INPUT_SHAPE, NUM_CLASSES
+from mnist_zoo.models import families
+from mnist_zoo.reporting import leaderboard, site
 from stages import evaluate, report, train
 from tests.conftest import update_params
 
@@ -32,9 +34,9 @@ def build_widenet(units: int, activation: str = "relu") -> keras.Model:
 
 @pytest.fixture
 def with_widenet(monkeypatch: pytest.MonkeyPatch, tiny_project: Path) -> Path:
-    """The family checklist's three steps: the builder in mnist_zoo/models.py, its entry in
+    """The family checklist's three steps: the builder in mnist_zoo/models/families.py, its entry in
     schema.FAMILIES, a variant of it in params.yaml (and train.variants)."""
-    monkeypatch.setattr(models, "build_widenet", build_widenet, raising=False)
+    monkeypatch.setattr(families, "build_widenet", build_widenet, raising=False)
     monkeypatch.setitem(
         schema.FAMILIES,
         "widenet",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_zoo import download as fetch
+from mnist_zoo.data import download as fetch
 from tests.conftest import write_mnist_gz
 
 

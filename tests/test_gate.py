@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_zoo import gate
+from mnist_zoo.tools import gate
 from tests.conftest import write_side
 
 

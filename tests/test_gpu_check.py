@@ -16,20 +16,21 @@ from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow  # trains the whole zoo (dry run)
 
-# Runs the check in-process with JAX's devices presented as one H200 and mnist_zoo.training.fit
+# Runs the check in-process with JAX's devices presented as one H200 and mnist_zoo.training.trainer.fit
 # counted: the plan it records must be the GPU plan, and every run must go through that fit.
 ON_A_FAKE_GPU = """
 import json, sys
 from mnist_zoo import runtime
 runtime.start("jax", override=True)  # as gpu_check.main does, before the imports below load Keras
-from mnist_zoo import devices, training
+from mnist_zoo.training import devices
+from mnist_zoo.training import trainer
 devices.visible_devices = lambda: devices.Devices("gpu", 1, True, "NVIDIA H200")
 fits = []
-real_fit = training.fit
+real_fit = trainer.fit
 def counting_fit(model, spec, *args, **kwargs):
     fits.append(spec["epochs"])
     return real_fit(model, spec, *args, **kwargs)
-training.fit = counting_fit
+trainer.fit = counting_fit
 from bench import gpu_check
 
 gpu_check.main(sys.argv[1:])

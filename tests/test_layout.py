@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mnist_zoo import leaderboard
+from mnist_zoo.reporting import leaderboard
 from tests.code_deps import PIPELINE_FILES, stage_bodies
 from tests.conftest import PROJECT_ROOT, readme_compare_command
 
@@ -52,11 +52,21 @@ def test_the_readme_layout_names_every_top_level_entry_and_every_module():
     top_level |= {"data", "metrics", "plots"}  # DVC outputs: not in git, still part of the story
     top_level = {name for name in top_level if name != ".ci"} | {".ci/run"}
     assert top_level <= named, f"README's layout misses {sorted(top_level - named)}"
-    # Each package's modules are named in its entry, so the map stays true as files come and go.
-    for folder in ("mnist_zoo", "stages"):
-        modules = {path.stem for path in (PROJECT_ROOT / folder).glob("*.py")} - {"__init__"}
-        missing = {module for module in modules if not re.search(rf"\b{module}\b", entries[f"{folder}/"])}
-        assert not missing, f"README's layout entry for {folder}/ misses {sorted(missing)}"
+    # Each stage, each room of the package and each module in it is named in its entry, so the map
+    # stays true as files come and go.
+    stages = {path.stem for path in (PROJECT_ROOT / "stages").glob("*.py")} - {"__init__"}
+    missing = {module for module in stages if not re.search(rf"\b{module}\b", entries["stages/"])}
+    assert not missing, f"README's layout entry for stages/ misses {sorted(missing)}"
+    package = PROJECT_ROOT / "mnist_zoo"
+    named = [path.relative_to(package) for path in package.rglob("*.py") if path.stem != "__init__"]
+    for room in {path.parts[0] for path in named if len(path.parts) > 1}:
+        assert f"{room}/ (" in entries["mnist_zoo/"], f"README's layout entry for mnist_zoo/ misses the room {room}/"
+        in_room = entries["mnist_zoo/"].split(f"{room}/ (")[1].split(")")[0]
+        missing = {path.stem for path in named if path.parts[0] == room and not re.search(rf"\b{path.stem}\b", in_room)}
+        assert not missing, f"README's layout names {room}/ without {sorted(missing)}"
+    roots = {path.stem for path in named if len(path.parts) == 1}
+    missing = {module for module in roots if not re.search(rf"\b{module}\.py\b", entries["mnist_zoo/"])}
+    assert not missing, f"README's layout entry for mnist_zoo/ misses {sorted(missing)}"
 
 
 def test_the_readme_is_a_front_door_that_links_every_docs_page():
@@ -345,12 +355,28 @@ def test_a_fresh_clone_reads_the_committed_metrics_with_no_remote(experiments: P
     assert diff["accuracy.flagship"] == {"old": 0.9783, "new": 0.99, "diff": pytest.approx(0.0117)}
 
 
+def committed(path: str) -> str:
+    """`path` as the checked-out commit holds it: what a fresh clone reads before its own `dvc repro`
+    rewrites results/ with that machine's training seconds."""
+    shown = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert shown.returncode == 0, f"{path} is not committed: {shown.stderr.strip()}"
+    return shown.stdout
+
+
 def test_the_readmes_results_table_is_the_committed_summary():
-    """Typed by no one: the README's table is the committed leaderboard (results/leaderboard.md),
-    and both are what results/metrics.json (written by the committed run's report, in git) says,
-    through the one list of summary figures, every default variant in it."""
-    summary = json.loads((PROJECT_ROOT / "results/metrics.json").read_text())
+    """Typed by no one: the committed README's table is the committed leaderboard
+    (results/leaderboard.md), and both are what results/metrics.json (written by the committed run's
+    report, in git) says, through the one list of summary figures, every default variant in it. The
+    committed state, not the workspace's: the README's set-up command runs `dvc repro`, which writes
+    this machine's results before its test command runs."""
+    summary = json.loads(committed("results/metrics.json"))
     assert set(summary["accuracy"]) == set(PARAMS["train"]["variants"])
     table = leaderboard.leaderboard_table(summary)
-    assert table in (PROJECT_ROOT / "results/leaderboard.md").read_text()
-    assert table in README
+    assert table in committed("results/leaderboard.md")
+    assert table in committed("README.md")
+
+
+def test_the_workspaces_leaderboard_is_its_summary():
+    """Whatever run wrote the workspace's results/, its leaderboard is its summary's table."""
+    summary = json.loads((PROJECT_ROOT / "results/metrics.json").read_text())
+    assert leaderboard.leaderboard_table(summary) in (PROJECT_ROOT / "results/leaderboard.md").read_text()

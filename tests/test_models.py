@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_zoo.kernels import PatchConv2D, ReshapeMaxPooling2D, training_clone
-from mnist_zoo.models import build_model, build_optimizer, builder, optimizer_class, validate_spec
+from mnist_zoo.models.families import build_model, build_optimizer, builder, optimizer_class, validate_spec
+from mnist_zoo.models.kernels import PatchConv2D, ReshapeMaxPooling2D, training_clone
 from mnist_zoo.params import load_params, variant_backend, variant_spec
 from mnist_zoo.schema import FAMILIES, OPTIMIZERS, check_params
 from tests.conftest import PROJECT_ROOT

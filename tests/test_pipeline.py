@@ -139,7 +139,7 @@ def test_exp_run_flagship_filters_retrains_only_the_flagship(repo: Path):
     # band is measured for these tiny runs, so any significant drop counts).
     accuracy = {side: flagship["accuracy"][side] for side in ("old", "new")}
     assert accuracy["old"] != accuracy["new"]
-    gate = [sys.executable, "-m", "mnist_zoo.gate"]
+    gate = [sys.executable, "-m", "mnist_zoo.tools.gate"]
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "filters=8"], repo)
     # Put the worse revision's results in the workspace (the summary is a git file; the per-variant
@@ -179,20 +179,22 @@ def stale_after_editing(repo: Path, path: str, function: str) -> set[str]:
 
 def test_a_code_edit_makes_stale_only_the_stages_whose_outputs_it_shapes(repo: Path):
     report_only = {"report"}
-    assert stale_after_editing(repo, "mnist_zoo/zoo_figures.py", "plot_leaderboard") == report_only
-    assert stale_after_editing(repo, "mnist_zoo/leaderboard.py", "leaderboard_table") == report_only | {"site"}
-    assert stale_after_editing(repo, "mnist_zoo/cards.py", "model_card") == report_only
-    assert stale_after_editing(repo, "mnist_zoo/predict.py", "table") == set()  # a CLI's printing
+    assert stale_after_editing(repo, "mnist_zoo/reporting/zoo_figures.py", "plot_leaderboard") == report_only
+    assert stale_after_editing(repo, "mnist_zoo/reporting/leaderboard.py", "leaderboard_table") == report_only | {
+        "site"
+    }
+    assert stale_after_editing(repo, "mnist_zoo/reporting/cards.py", "model_card") == report_only
+    assert stale_after_editing(repo, "mnist_zoo/tools/predict.py", "table") == set()  # a CLI's printing
     assert stale_after_editing(repo, "mnist_zoo/figures.py", "save_figure") == report_only | {
         f"evaluate@{name}" for name in VARIANTS
     }
-    assert stale_after_editing(repo, "mnist_zoo/training.py", "fit") == {f"train@{name}" for name in VARIANTS}
-    assert stale_after_editing(repo, "mnist_zoo/markdown_html.py", "markdown_html") == {"site"}
+    assert stale_after_editing(repo, "mnist_zoo/training/trainer.py", "fit") == {f"train@{name}" for name in VARIANTS}
+    assert stale_after_editing(repo, "mnist_zoo/reporting/markdown_html.py", "markdown_html") == {"site"}
     assert dvc(repo, "status", "--json").strip() in ("{}", "")
 
 
 def test_editing_evaluation_code_retrains_nothing(repo: Path):
-    evaluate_module = repo / "mnist_zoo" / "evaluation.py"
+    evaluate_module = repo / "mnist_zoo" / "evaluation" / "scoring.py"
     evaluate_module.write_text(evaluate_module.read_text() + "\n# an edit\n")
     output = dvc(repo, "repro")
     evaluation = {f"evaluate@{name}" for name in VARIANTS} | {"report"}
@@ -277,7 +279,7 @@ def test_without_a_remote_the_workflow_compares_the_pull_request_profile(repo: P
     head = run(["bash", str(script), "head"], repo, env=environment).stdout
     assert stages_run(head) == variant_stages("lenet5")  # the flagship's profile run was the base's
     # Seed bands measured on this profile (as bench/seed_spread.py --write-band records them).
-    from mnist_zoo import comparison
+    from mnist_zoo.experiments import comparison
     from mnist_zoo.params import load_params, variant_spec
 
     params = load_params(repo / "params.yaml")
@@ -294,7 +296,7 @@ def test_without_a_remote_the_workflow_compares_the_pull_request_profile(repo: P
         [
             sys.executable,
             "-m",
-            "mnist_zoo.pr_comment",
+            "mnist_zoo.tools.pr_comment",
             "--base",
             "quick-base",
             "--head",

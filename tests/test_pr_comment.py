@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mnist_zoo import comparison, pr_comment
+from mnist_zoo.experiments import comparison
+from mnist_zoo.tools import pr_comment
 from tests.conftest import write_side
 
 LEADERBOARD = "# Leaderboard (MNIST test set)\n\n| Variant | Test accuracy |\n|---|---:|\n| flagship | 99.52% |\n"

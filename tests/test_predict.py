@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_zoo import digits
-from mnist_zoo import predict as predict_module
+from mnist_zoo.data import digits
+from mnist_zoo.tools import predict as predict_module
 from tests.conftest import PROJECT_ROOT, library_noise
 
 
@@ -53,8 +53,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Keras model saved as the flagship, and its ONNX export: predict's plumbing only."""
     import keras
 
-    from mnist_zoo.models import build_convnet
-    from mnist_zoo.onnx_export import export_onnx
+    from mnist_zoo.models.families import build_convnet
+    from mnist_zoo.shipping.onnx_export import export_onnx
 
     root = tmp_path_factory.mktemp("served")
     keras.utils.set_random_seed(0)
@@ -94,7 +94,7 @@ def run_predict(models: Path, *arguments: str) -> subprocess.CompletedProcess:
         [
             sys.executable,
             "-m",
-            "mnist_zoo.predict",
+            "mnist_zoo.tools.predict",
             *arguments,
             "--models-dir",
             str(models / "models"),
@@ -184,7 +184,7 @@ def test_all_lists_every_model_side_by_side(models: Path, tmp_path: Path):
             [
                 sys.executable,
                 "-m",
-                "mnist_zoo.predict",
+                "mnist_zoo.tools.predict",
                 str(paths["seven.jpg"]),
                 str(paths["seven.png"]),
                 "--all",
@@ -214,7 +214,7 @@ def test_onnx_serving_imports_neither_tensorflow_nor_keras(models: Path, tmp_pat
         "import runpy, sys\n"
         f"sys.argv = ['predict', {str(paths['seven.jpg'])!r}, '--onnx', '--json', "
         f"'--export-dir', {str(models / 'export')!r}]\n"
-        "try:\n    runpy.run_module('mnist_zoo.predict', run_name='__main__')\n"
+        "try:\n    runpy.run_module('mnist_zoo.tools.predict', run_name='__main__')\n"
         "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
         "print([name for name in ('tensorflow', 'keras', 'jax', 'torch') if name in sys.modules])\n"
     )
@@ -243,7 +243,7 @@ MNIST_MIRROR = os.environ.get("MNIST_MIRROR")
 
 
 def real_split(name: str) -> tuple[np.ndarray, np.ndarray]:
-    from mnist_zoo.prepare import decode_split
+    from mnist_zoo.data.prepare import decode_split
 
     mirror = Path(MNIST_MIRROR)
     return decode_split(
@@ -271,7 +271,7 @@ def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
 
     from mnist_zoo.config import PREDICT_BATCH_SIZE
     from mnist_zoo.params import load_params
-    from mnist_zoo.training import train_variant
+    from mnist_zoo.training.trainer import train_variant
 
     # The flagship's recipe on 8,000 images for 3 epochs (~98%). Batch 32 gives its batch norm
     # enough steps (750) for the moving statistics to forget their initial values.
@@ -312,7 +312,8 @@ def test_real_digits_sent_as_jpeg_photos_score_as_the_test_set(tmp_path: Path):
 
     # With its "not a digit" thresholds (chosen as robustness@flagship chooses them, on held-out
     # digits at 95%), predict still reads the photos and answers "not a digit" for pure noise.
-    from mnist_zoo import robustness, typicality
+    from mnist_zoo.data import typicality
+    from mnist_zoo.evaluation import robustness
 
     basis = typicality.fit(train_images[:8000:2], num_components=100)
     typicality.write(tmp_path / "typicality.npz", basis)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_zoo import prepare
+from mnist_zoo.data import prepare
 from stages import preprocess
 from tests.conftest import idx_bytes, update_params, write_mnist_gz
 
@@ -118,7 +118,7 @@ def test_main_writes_compact_uint8_tensors(in_tmp_project: Path):
 @pytest.mark.slow
 @pytest.mark.skipif(not MNIST_MIRROR, reason="set MNIST_MIRROR to the four real MNIST *-ubyte.gz files")
 def test_real_mnist_has_the_known_counts(in_tmp_project: Path):
-    from mnist_zoo import download
+    from mnist_zoo.data import download
 
     download.fetch_all(download.MNIST, [MNIST_MIRROR], Path("data/raw"), timeout_seconds=60)
     train_images, train_labels = prepare.decode_split(

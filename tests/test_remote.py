@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mnist_zoo import leaderboard
+from mnist_zoo.reporting import leaderboard
 from tests.conftest import (
     MIRROR_VARIABLES,
     NEEDS_REAL_DATA,
@@ -342,7 +342,7 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
         [
             sys.executable,
             "-m",
-            "mnist_zoo.pr_comment",
+            "mnist_zoo.tools.pr_comment",
             "--base",
             "quick-base",
             "--head",
@@ -367,7 +367,7 @@ def test_pull_request_workflow_restores_the_base_instead_of_retraining(team: Tea
         assert ", p = " in row and band in row, row
     assert "| flagship | " in comment and "(+0.00 pp) | 0 / 0, p = 1 |" in comment  # untouched: the same answers
     gate = subprocess.run(
-        [sys.executable, "-m", "mnist_zoo.gate", "--rev", "quick-base", "--head", "quick-head"],
+        [sys.executable, "-m", "mnist_zoo.tools.gate", "--rev", "quick-base", "--head", "quick-head"],
         cwd=clone,
         env=environment,
         capture_output=True,

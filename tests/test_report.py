@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mnist_zoo import cards, leaderboard, zoo_figures
 from mnist_zoo.files import write_json
+from mnist_zoo.reporting import cards, leaderboard, zoo_figures
 from stages import evaluate, report, train
 from tests.conftest import update_params
 

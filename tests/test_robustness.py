@@ -4,7 +4,8 @@ other writers' digits brought to MNIST's format."""
 import numpy as np
 import pytest
 
-from mnist_zoo import robustness, typicality
+from mnist_zoo.data import typicality
+from mnist_zoo.evaluation import robustness
 from tests.conftest import synthetic_digits
 
 

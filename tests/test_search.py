@@ -51,7 +51,7 @@ def write_space(repo: Path, study: str, space: dict, **settings: object) -> Path
 
 def search(repo: Path, *arguments: str) -> subprocess.CompletedProcess:
     """mnist-search in `repo` (the copy's own package, as the stages run it)."""
-    command = [sys.executable, "-m", "mnist_zoo.search", *arguments, "--storage", STORAGE]
+    command = [sys.executable, "-m", "mnist_zoo.experiments.search", *arguments, "--storage", STORAGE]
     return run(command, repo, env=environment())
 
 
@@ -152,7 +152,7 @@ def test_a_failed_run_is_recorded_with_its_error_and_the_study_goes_on(project: 
 
 def test_an_interrupted_study_resumes_where_it_stopped(project: Path):
     space = write_space(project, "resume", {"model.filters": {"low": 3, "high": 8}}, trials=3, seed=3)
-    command = [sys.executable, "-m", "mnist_zoo.search", "run", str(space), "--storage", STORAGE]
+    command = [sys.executable, "-m", "mnist_zoo.experiments.search", "run", str(space), "--storage", STORAGE]
     process = subprocess.Popen(command, cwd=project, env=environment(), stderr=subprocess.PIPE, text=True)
     lines = []
     deadline = time.monotonic() + 600

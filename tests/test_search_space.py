@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mnist_zoo.experiments.search import Dimension, grid_size, load_space, read_dvc_log, switch
 from mnist_zoo.params import load_params
-from mnist_zoo.search import Dimension, grid_size, load_space, read_dvc_log, switch
 from tests.conftest import PROJECT_ROOT
 
 

@@ -81,7 +81,7 @@ class Team:
         )
 
     def search(self, clone: Path, *arguments: str) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "mnist_zoo.search", *arguments, "--storage", self.storage]
+        command = [sys.executable, "-m", "mnist_zoo.experiments.search", *arguments, "--storage", self.storage]
         return run(command, clone, env=self.environment())
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench import seed_spread
-from mnist_zoo import training
+from mnist_zoo.training import trainer
 from tests.conftest import spy_on_fit, update_params, write_mnist_gz
 
 
@@ -50,18 +50,18 @@ def test_the_params_seed_row_is_the_pipelines_own_run(tiny_project: Path):
 
 
 def test_posts_protocol_trains_on_train_plus_validation_for_every_epoch(tiny_project: Path, monkeypatch):
-    # It trains through mnist_zoo.training's own loop: patience None, no validation data.
+    # It trains through mnist_zoo.training.trainer's own loop: patience None, no validation data.
     compiled = []
-    original = training.compile_for_training
+    original = trainer.compile_for_training
     monkeypatch.setattr(
-        training,
+        trainer,
         "compile_for_training",
         lambda model, spec, num_images, *rest: (
             compiled.append((model, num_images)),
             original(model, spec, num_images, *rest),
         ),
     )
-    calls = spy_on_fit(monkeypatch, training)
+    calls = spy_on_fit(monkeypatch, trainer)
     # Patience 1 would stop our protocol early at the first worse epoch; the posts' never stops.
     update_params(tiny_project / "params.yaml", {"train.early_stopping_patience": 1, "variants.lenet5.epochs": 4})
     text = seed_spread.main("lenet5", [42], posts_protocol=True, bar=0.5)
@@ -82,9 +82,9 @@ def test_missing_data_says_which_stage_to_run(in_tmp_project: Path):
 def test_a_profiles_band_is_recorded_with_its_recipes_fingerprint(tiny_project: Path):
     """--profile sets params first, as the workflow's `dvc exp run -S` does; --write-band records the
     spread where the gate reads it, with the fingerprint of the recipe it was measured for."""
-    from mnist_zoo.comparison import recipe_fingerprint
+    from mnist_zoo.experiments.comparison import recipe_fingerprint
+    from mnist_zoo.experiments.profiles import apply_profile
     from mnist_zoo.params import load_params, variant_spec
-    from mnist_zoo.profiles import apply_profile
 
     write_mnist_gz(tiny_project / "data/raw", num_train=300, num_test=100)  # the profile's data are made from these
     profile = tiny_project / "quick.yaml"

@@ -11,10 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_zoo import training
-from mnist_zoo.dataset import load_split
-from mnist_zoo.models import build_model
+from mnist_zoo.data.dataset import load_split
+from mnist_zoo.models.families import build_model
 from mnist_zoo.params import load_params, variant_spec
+from mnist_zoo.training import trainer
 from stages import train
 from tests.conftest import PROJECT_ROOT, library_noise, plan_here, spy_on_fit, update_params
 
@@ -65,7 +65,7 @@ def test_weight_averaging_validates_selects_and_saves_the_averaged_weights(tiny_
     """`use_ema`: the saved model is the weights' moving average, and validation scored that."""
     adam = {"name": "adam", "use_ema": True, "ema_momentum": 0.9999}
     update_params(tiny_project / "params.yaml", {"variants.mlp_relu.epochs": 3, "variants.mlp_relu.optimizer": adam})
-    training.seed_everything(42)  # train.main seeds with params' seed before building the same model
+    trainer.seed_everything(42)  # train.main seeds with params' seed before building the same model
     initial = build_model(variant_spec(load_params(), "mlp_relu")).get_weights()
     train.main("mlp_relu", models_dir=Path("averaged"), metrics_dir=Path("averaged"))
     update_params(tiny_project / "params.yaml", {"variants.mlp_relu.optimizer": adam | {"use_ema": False}})
@@ -87,7 +87,7 @@ def test_weight_averaging_validates_selects_and_saves_the_averaged_weights(tiny_
 
 
 def test_a_recipe_may_set_its_own_early_stopping_patience(tiny_project: Path, monkeypatch):
-    calls = spy_on_fit(monkeypatch, training)
+    calls = spy_on_fit(monkeypatch, trainer)
     update_params(
         tiny_project / "params.yaml",
         {

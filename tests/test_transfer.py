@@ -7,8 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_zoo import training, transfer
+from mnist_zoo.models import transfer
 from mnist_zoo.params import load_params
+from mnist_zoo.training import trainer
 from stages import evaluate, features, train_transfer
 from tests.conftest import spy_on_fit, update_params
 
@@ -75,9 +76,9 @@ def test_features_cached_then_head_trained_with_the_base_frozen(
         assert arrays["validation_features"].shape == (60, 512)
         np.testing.assert_array_equal(arrays["train_labels"], np.load("data/prepared/train.npz")["labels"])
 
-    # The head trains through mnist_zoo.training's own loop, with the recipe's early-stopping patience.
+    # The head trains through mnist_zoo.training.trainer's own loop, with the recipe's early-stopping patience.
     update_params(tiny_project / "params.yaml", {"variants.vgg16_transfer.early_stopping_patience": 5})
-    calls = spy_on_fit(monkeypatch, training)
+    calls = spy_on_fit(monkeypatch, trainer)
     summary = train_transfer.main("vgg16_transfer")
     assert [call["patience"] for call in calls] == [5]
     assert summary["parameters"] == 15_226_698 and summary["epochs_run"] == 2

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_zoo import leaderboard, site
+from mnist_zoo.reporting import leaderboard, site
 from tests.browser import CHROMEDRIVER, CHROMIUM, answer, chromium, draw, mnist_split, open_page, serve
 from tests.conftest import PROJECT_ROOT
 
@@ -80,10 +80,10 @@ def test_the_page_reads_drawings_as_python_does(flagship: Path, tmp_path: Path):
     """1,000 real test digits as drawings: the JavaScript normalisation within 1 grey level of
     Python's on average, ONNX Runtime Web's digit Python ONNX Runtime's on at least 99.5%, and the
     typicality scores Python's."""
-    from mnist_zoo.digits import normalise
-    from mnist_zoo.inference import onnx_classifier, predict_in_batches
-    from mnist_zoo.typicality import load as load_typicality
-    from mnist_zoo.typicality import typicalities
+    from mnist_zoo.data.digits import normalise
+    from mnist_zoo.data.typicality import load as load_typicality
+    from mnist_zoo.data.typicality import typicalities
+    from mnist_zoo.shipping.inference import onnx_classifier, predict_in_batches
 
     images, _ = mnist_split("test")
     drawings = as_drawings(images[:DRAWINGS], seed=28)

@@ -22,12 +22,12 @@ def main(out: Path) -> None:
     runtime.start("tensorflow", override=True)
     import numpy as np
 
-    from mnist_zoo import typicality
-    from mnist_zoo.inference import onnx_classifier, predict_in_batches
-    from mnist_zoo.onnx_export import export_onnx
+    from mnist_zoo.data import typicality
+    from mnist_zoo.evaluation.robustness import not_a_digit
     from mnist_zoo.params import load_params, variant_spec
-    from mnist_zoo.robustness import not_a_digit
-    from mnist_zoo.training import train_variant
+    from mnist_zoo.shipping.inference import onnx_classifier, predict_in_batches
+    from mnist_zoo.shipping.onnx_export import export_onnx
+    from mnist_zoo.training.trainer import train_variant
 
     images, labels = mnist_split("train")
     images = images[..., np.newaxis]

@@ -16,7 +16,7 @@ const roundHalfEven = (value) => {
   const rounded = Math.round(value);
   return Math.abs(value % 1) === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
 };
-// The leaderboard's formats by name, as mnist_zoo/leaderboard.py's FORMATS writes them for the README.
+// The leaderboard's formats by name, as mnist_zoo/reporting/leaderboard.py's FORMATS writes them for the README.
 const FORMATS = {
   percent: (value) => percent(value),
   score: (value) => value.toFixed(4),

@@ -1,4 +1,4 @@
-// A drawing brought to MNIST's format, the recipe of mnist_zoo/digits.py `normalise` step by step:
+// A drawing brought to MNIST's format, the recipe of mnist_zoo/data/digits.py `normalise` step by step:
 // grey; either polarity made light ink on dark; cropped to the ink; scaled (Pillow's Lanczos
 // filter, as `predict` does) to fit 20x20 keeping the aspect ratio; placed in 28x28 by its centre
 // of mass. tests/test_web.py holds the two to each other on 1,000 drawings.

@@ -1,4 +1,4 @@
-// "Is it a digit at all?", as mnist_zoo/digits.py scores it: the model's confidence, how well the
+// "Is it a digit at all?", as mnist_zoo/data/digits.py scores it: the model's confidence, how well the
 // training digits' principal components rebuild the image, how near it lies to training digits
 // along them, and how much of it is ink. Each model's thresholds (chosen on validation digits by
 // its robustness stage) say which images to answer "not a digit".

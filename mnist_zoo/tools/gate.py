@@ -3,14 +3,14 @@ significantly (a paired McNemar test on the same test images, p under report.sig
 more than report.band_sds standard deviations of its recipe's seed band on the profile compared
 (results/seed_bands.json); print every variant's verdict.
 
-Run: `mnist-gate --rev main [--profile pull_request]` (or `python -m mnist_zoo.gate`; the
+Run: `mnist-gate --rev main [--profile pull_request]` (or `python -m mnist_zoo.tools.gate`; the
 pull-request workflow runs it against the base branch).
 """
 
 import argparse
 import sys
 
-from mnist_zoo.comparison import compare, describe
+from mnist_zoo.experiments.comparison import compare, describe
 from mnist_zoo.params import load_params
 
 PROFILES = ("full", "pull_request")

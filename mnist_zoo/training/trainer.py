@@ -12,11 +12,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from mnist_zoo.devices import Plan, distribution_scope, plan_for, split_evenly
-from mnist_zoo.epochs import compile_for_loop, fit_inputs, loop_for, steps_per_epoch
 from mnist_zoo.files import atomic_path
-from mnist_zoo.kernels import training_clone
-from mnist_zoo.models import build_model, build_optimizer
+from mnist_zoo.models.families import build_model, build_optimizer
+from mnist_zoo.models.kernels import training_clone
+from mnist_zoo.training.devices import Plan, distribution_scope, plan_for, split_evenly
+from mnist_zoo.training.epochs import compile_for_loop, fit_inputs, loop_for, steps_per_epoch
 
 log = logging.getLogger("train")
 
@@ -73,7 +73,7 @@ def fit(
     """Compile and fit `model` with the spec's optimizer, batch size and epochs, early stopping on
     validation loss; leave it holding the best validation weights and return a run summary.
     Patience None trains every epoch of the budget and keeps the last weights (the posts' way).
-    `loop` is how each epoch runs (mnist_zoo/epochs.py): "compiled", or "keras" as the posts do."""
+    `loop` is how each epoch runs (mnist_zoo/training/epochs.py): "compiled", or "keras" as the posts do."""
     loop = loop_for(loop, plan.num_devices, plan.num_processes)
     batch_size, num_images = spec["batch_size"], len(train_data[0])
     steps_per_execution = compile_for_loop(

@@ -9,7 +9,7 @@ import numpy as np
 import yaml
 
 from mnist_zoo.config import PREPARED_DIR, RAW_DIR
-from mnist_zoo.dataset import load_split
+from mnist_zoo.data.dataset import load_split
 from mnist_zoo.schema import check_params
 
 SPLITS = ("train", "validation", "test")
@@ -45,7 +45,7 @@ def splits_for(params: dict[str, Any], prepared_dir: Path = PREPARED_DIR, raw_di
 
     if params["data"] == load_params()["data"] and (prepared_dir / "train.npz").is_file():
         return {split: load_split(prepared_dir / f"{split}.npz") for split in SPLITS}
-    from mnist_zoo.prepare import IDX_FILES, decode_split, split_indices, subset_indices
+    from mnist_zoo.data.prepare import IDX_FILES, decode_split, split_indices, subset_indices
 
     if not all((raw_dir / name).is_file() for files in IDX_FILES.values() for name in files):
         raise SystemExit(

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from mnist_zoo.config import PARAMS_PATH, SCORES_DIR
-from mnist_zoo.profiles import apply_profile, load_profile
+from mnist_zoo.experiments.profiles import apply_profile, load_profile
 
 log = logging.getLogger("search")
 

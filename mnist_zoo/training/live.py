@@ -1,5 +1,5 @@
 """DVCLive for a Keras fit on any backend: the one module of the package that imports DVC's
-tracking library. The training stages pass `LiveCurves` to mnist_zoo.training as a callback."""
+tracking library. The training stages pass `LiveCurves` to mnist_zoo.training.trainer as a callback."""
 
 import keras
 from dvclive import Live

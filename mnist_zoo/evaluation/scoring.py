@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn import metrics as sklearn_metrics
 
-from mnist_zoo.calibration import Reliability, log_loss
 from mnist_zoo.config import NUM_CLASSES, PREDICT_BATCH_SIZE
+from mnist_zoo.evaluation.calibration import Reliability, log_loss
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:

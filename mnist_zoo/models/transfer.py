@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-from mnist_zoo.models import build_model, validate_spec
+from mnist_zoo.models.families import build_model, validate_spec
 from mnist_zoo.params import variant_spec
 
 WEIGHTS_VARIABLE = "VGG16_WEIGHTS"

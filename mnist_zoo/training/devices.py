@@ -1,9 +1,9 @@
 """Where and how a training run executes: which devices, data-parallel or not, which precision,
-and the kernels and steps per execution that suit them. Used by mnist_zoo.training and the benchmark.
+and the kernels and steps per execution that suit them. Used by mnist_zoo.training.trainer and the benchmark.
 
 `choose_plan` decides from plain values (tested without the hardware); `visible_devices` asks the
 current Keras backend what it sees; `distribution_scope` applies a plan's data parallelism.
-On several processes (hosts) of a cluster (mnist_zoo/cluster.py), a plan covers every process's devices.
+On several processes (hosts) of a cluster (mnist_zoo/training/cluster.py), a plan covers every process's devices.
 """
 
 import contextlib

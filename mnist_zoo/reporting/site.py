@@ -16,9 +16,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mnist_zoo.leaderboard import page_columns
-from mnist_zoo.markdown_html import markdown_html
-from mnist_zoo.typicality import Typicality
+from mnist_zoo.data.typicality import Typicality
+from mnist_zoo.reporting.leaderboard import page_columns
+from mnist_zoo.reporting.markdown_html import markdown_html
 
 SITE_DIR = Path("site")  # what the stage writes: the page, ready to serve
 WEB_DIR = Path("web")  # the page's own files, in git
@@ -128,7 +128,7 @@ def required(path: Path, made_by: str) -> Path:
 
 
 def write_page(names: list[str], site: Path, sources: Sources, training_images: int | None) -> None:
-    from mnist_zoo.typicality import load as load_typicality
+    from mnist_zoo.data.typicality import load as load_typicality
 
     summary = json.loads(required(sources.results / "metrics.json", "report").read_text())
     cards = {name: required(sources.results / "cards" / f"{name}.md", "report").read_text() for name in names}

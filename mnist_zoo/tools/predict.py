@@ -3,7 +3,7 @@ arrays, any size, colour or grey, dark ink on light paper or light on dark; a di
 image in it. Each is normalised as MNIST was made, then the top 3 digits per model are printed.
 
 Run: `mnist-predict my_digit.jpg scans/ [--model NAME | --all] [--onnx] [--json]` (or
-`python -m mnist_zoo.predict ...`). With --onnx only onnxruntime, NumPy and Pillow are imported
+`python -m mnist_zoo.tools.predict ...`). With --onnx only onnxruntime, NumPy and Pillow are imported
 (data/export/<name>.onnx), never TensorFlow or Keras, so a serving machine needs neither.
 """
 
@@ -16,10 +16,10 @@ import numpy as np
 
 from mnist_zoo import runtime
 from mnist_zoo.config import EXPORT_DIR, MODELS_DIR, PARAMS_PATH, ROBUSTNESS_DIR, TYPICALITY_PATH
-from mnist_zoo.digits import IMAGE_SUFFIXES, ImageError, load_digit
-from mnist_zoo.inference import Classifier, keras_classifier, onnx_classifier
-from mnist_zoo.typicality import Typicality, is_digit, max_softmax, typicalities
-from mnist_zoo.typicality import load as load_typicality
+from mnist_zoo.data.digits import IMAGE_SUFFIXES, ImageError, load_digit
+from mnist_zoo.data.typicality import Typicality, is_digit, max_softmax, typicalities
+from mnist_zoo.data.typicality import load as load_typicality
+from mnist_zoo.shipping.inference import Classifier, keras_classifier, onnx_classifier
 
 DEFAULT_MODEL = "flagship"
 TOP_K = 3

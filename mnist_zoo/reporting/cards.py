@@ -54,7 +54,7 @@ def architecture(spec: dict[str, Any]) -> str:
             f"Conv {2 * width}@3x3 x 2, max-pool (each conv with batch norm, relu), Dropout {spec['dropout']}, "
             f"Dense {spec['dense_units']} (batch norm, relu), Dropout {spec['dropout']}, Dense 10 softmax"
         )
-    return f"{spec['family']} (see its builder in mnist_zoo/models.py)"
+    return f"{spec['family']} (see its builder in mnist_zoo/models/families.py)"
 
 
 def model_card(

@@ -186,7 +186,7 @@ def compare(base_revision: str, head_revision: str | None, profile: str, params:
     """Every variant both sides evaluated, judged: the head side (a revision, or the workspace)
     against the base on the same test images, with the recipe's seed band on `profile`."""
     from mnist_zoo.config import PREPARED_DIR, SEED_BANDS_PATH
-    from mnist_zoo.dataset import load_split
+    from mnist_zoo.data.dataset import load_split
     from mnist_zoo.params import catalogue, variant_spec
 
     base, head = read_summary(base_revision)["accuracy"], read_summary(head_revision)["accuracy"]

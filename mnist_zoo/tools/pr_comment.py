@@ -4,15 +4,15 @@ the cross-model plots. It says which runs it compared (full recipes, or the pull
 
 Prints Markdown that `cml comment create` posts (CML uploads the local PNGs it links).
 Run: `mnist-pr-comment --base main [--head HEAD] [--profile pull_request] > comment.md` (or
-`python -m mnist_zoo.pr_comment`).
+`python -m mnist_zoo.tools.pr_comment`).
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from mnist_zoo.comparison import Verdict, compare, describe
 from mnist_zoo.config import LEADERBOARD_PATH, RESULTS_DIR
+from mnist_zoo.experiments.comparison import Verdict, compare, describe
 from mnist_zoo.params import load_params
 
 PLOTS = tuple(

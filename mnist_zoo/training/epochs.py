@@ -1,6 +1,6 @@
 """How a fit's epochs run: what `model.fit` is given, per backend.
 
-Two loops, chosen by `mnist_zoo.training.fit`'s `loop` (the benchmark times one against the other):
+Two loops, chosen by `mnist_zoo.training.trainer.fit`'s `loop` (the benchmark times one against the other):
 
 - "keras": NumPy arrays straight into `model.fit`, as the posts do. Keras makes a new input
   iterator every epoch (on TensorFlow a new `tf.data` pipeline, whose start-up leaves the CPU

@@ -1,7 +1,7 @@
 """How a model fails away from MNIST's clean test set: under corrupted scans, on digits written by
 other people, and on images that are not digits at all.
 
-"Not a digit" uses four scores per image, higher meaning more digit-like (mnist_zoo/typicality.py):
+"Not a digit" uses four scores per image, higher meaning more digit-like (mnist_zoo/data/typicality.py):
 the model's confidence (its top probability), and three typicalities of the image itself, which no
 model's confidence can fake (the models are as sure of uniform noise as of a digit). An image is a
 digit when all four pass their thresholds; each threshold keeps all but a quarter of the allowed
@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from mnist_zoo.config import IMAGE_SIZE
-from mnist_zoo.typicality import is_digit
+from mnist_zoo.data.typicality import is_digit
 
 
 def auroc(digit_scores: np.ndarray, other_scores: np.ndarray) -> float:
@@ -52,7 +52,7 @@ def other_writers() -> tuple[np.ndarray, np.ndarray]:
     MNIST), brought to MNIST's format by predict's own normalisation: (N, 28, 28) float32 0-255."""
     from sklearn.datasets import load_digits
 
-    from mnist_zoo.digits import normalise
+    from mnist_zoo.data.digits import normalise
 
     digits = load_digits()
     images = np.stack(
@@ -70,7 +70,7 @@ def not_a_digit(
     """The thresholds (each keeping all but its share of the allowed misses of the validation
     digits), the share of test digits they turn away, and against each set of other images: each
     score's AUROC, the scores together's AUROC and FPR at `true_positive_rate` of test digits, and
-    the share the thresholds flag. Scores as mnist_zoo.typicality.digit_scores gives them."""
+    the share the thresholds flag. Scores as mnist_zoo.data.typicality.digit_scores gives them."""
     each = 1 - (1 - true_positive_rate) / len(validation)
     thresholds = {name: threshold_at(scores, each) for name, scores in validation.items()}
 

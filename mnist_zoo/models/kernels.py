@@ -1,6 +1,6 @@
 """Kernels and precision for training only: a copy of a model with the same maths and weights,
 its convs and pools rewritten in forms XLA on a CPU runs faster, or computing in bfloat16. Saved
-models stay plain float32 Keras (mnist_zoo.training hands the weights back)."""
+models stay plain float32 Keras (mnist_zoo.training.trainer hands the weights back)."""
 
 import keras
 from keras import layers, ops
