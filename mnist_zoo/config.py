@@ -9,8 +9,15 @@ DVC_LOCK_PATH = Path("dvc.lock")
 
 # Data and models: DVC outputs, never git files.
 RAW_DIR = Path("data/raw")
+QMNIST_DIR = Path("data/qmnist")  # QMNIST's extended labels: each MNIST digit's writer and NIST series
 FASHION_DIR = Path("data/fashion")  # Fashion-MNIST's test set: the "not a digit" images
 PREPARED_DIR = Path("data/prepared")
+# Every example, one row each (its id, pixels' SHA-256, labels, writer, split): preprocess writes it
+# beside the splits, with the version of each input it read (the data card's, in results/).
+CATALOG_PATH = PREPARED_DIR / "catalog.csv"
+DATA_INPUTS_PATH = PREPARED_DIR / "inputs.json"
+# Labels a team fixes (git's, human-written): applied when the splits are made.
+CORRECTIONS_PATH = Path("labels/corrections.csv")
 CORRUPTED_DIR = Path("data/corrupted")  # the test set under each corruption
 FEATURES_DIR = Path("data/features")
 MODELS_DIR = Path("data/models")
@@ -32,6 +39,7 @@ ROBUSTNESS_DIR = Path("metrics/robustness")  # corrupted scans, other writers, "
 CONFUSION_DIR = Path("plots/confusion")
 MISCLASSIFIED_DIR = Path("plots/misclassified")
 RELIABILITY_DIR = Path("plots/reliability")
+WRITERS_DIR = Path("plots/writers")  # each model's worst-read test writers, with their digits
 
 # What a reviewer reads, in git (`cache: false`), so a fresh clone has it with no remote: the
 # report's summary of every variant (the project's metrics), the leaderboard, the model cards and
@@ -39,6 +47,9 @@ RELIABILITY_DIR = Path("plots/reliability")
 RESULTS_DIR = Path("results")
 RESULTS_METRICS_PATH = RESULTS_DIR / "metrics.json"
 LEADERBOARD_PATH = RESULTS_DIR / "leaderboard.md"
+# The data card: the counts per class, writer group and split, and the version of every input.
+DATA_CARD_PATH = RESULTS_DIR / "data.md"
+DATA_COUNTS_PATH = RESULTS_DIR / "data.json"
 CARDS_DIR = RESULTS_DIR / "cards"
 # Each recipe's seed spread (bench/seed_spread.py), per profile: how far a run moves by chance.
 SEED_BANDS_PATH = RESULTS_DIR / "seed_bands.json"

@@ -203,14 +203,24 @@ SECTION_RULES = {
             lambda v: isinstance(v, list) and all(isinstance(u, str) and u for u in v),
             "a list of URLs (it may be empty when FASHION_MNIST_MIRROR is set)",
         ),
+        "qmnist_mirrors": Rule(
+            lambda v: isinstance(v, list) and all(isinstance(u, str) and u for u in v),
+            "a list of URLs (it may be empty when QMNIST_MIRROR is set)",
+        ),
         "download_timeout_seconds": number(0, 3600, False, True, 60),
         "validation_size": integer(NUM_CLASSES, MNIST_TRAIN_IMAGES - NUM_CLASSES, 5000),
         "split_seed": integer(0, example=1234),
+        # writer: validation is whole writers (no training digit of theirs); random: images at random.
+        "validation_split": one_of("writer", "random"),
         "subset": ALL_OR_SOME,
         "test_subset": ALL_OR_SOME,
     },
     "train": {"early_stopping_patience": POSITIVE, "variants": None, "transfer_variants": None},
-    "evaluate": {"num_misclassified": integer(1, 100, 25), "calibration_bins": integer(2, 100, 15)},
+    "evaluate": {
+        "num_misclassified": integer(1, 100, 25),
+        "calibration_bins": integer(2, 100, 15),
+        "num_worst_writers": integer(1, 20, 5),
+    },
     "robustness": {
         "corruptions": CORRUPTION_LIST,
         "severity": integer(1, 5, 3),

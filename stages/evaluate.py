@@ -1,11 +1,14 @@
 """Evaluate one trained variant on the held-out test set: its classification metrics, its
 calibration (before and after a temperature fitted on the validation split), its predicted digit
 for every test image (for paired tests between revisions), a confusion matrix, a reliability
-diagram and a grid of its most confident mistakes.
+diagram, a grid of its most confident mistakes, and its slices: each writer group (employees,
+students), each writer (the spread; the worst writers and their digits), and the published labels
+beside the corrected ones.
 
 Reads data/models/<name>.keras, data/prepared/{validation,test}.npz and the training summary;
 writes metrics/evaluation/<name>.json (the validation split's accuracy and loss too), metrics/predictions/<name>.npy,
-plots/confusion/<name>.{csv,png}, plots/reliability/<name>.{csv,png} and plots/misclassified/<name>.png.
+plots/confusion/<name>.{csv,png}, plots/reliability/<name>.{csv,png}, plots/misclassified/<name>.png
+and plots/writers/<name>.png.
 Run alone: `python -m stages.evaluate lenet5` (or `dvc repro evaluate@lenet5`).
 """
 
@@ -28,14 +31,17 @@ def main(name: str) -> dict[str, Any]:
     variant_spec(params, name)  # an unknown name stops here, before any file is read
     import keras
 
-    from mnist_zoo.data.dataset import load_split
-    from mnist_zoo.evaluation import calibration, scoring
+    from mnist_zoo.data.dataset import load_metadata, load_split
+    from mnist_zoo.evaluation import calibration, scoring, slices
     from mnist_zoo.figures import save_figure
     from mnist_zoo.files import atomic_write_bytes, write_json
 
     num_bins = params["evaluate"]["calibration_bins"]
     training = json.loads((config.TRAINING_METRICS_DIR / name / "metrics.json").read_text())
     images, labels = load_split(config.PREPARED_DIR / "test.npz")
+    published, ids, writers, groups = load_metadata(
+        config.PREPARED_DIR / "test.npz", "published", "ids", "writers", "groups"
+    )
     validation_images, validation_labels = load_split(config.PREPARED_DIR / "validation.npz")
     model = keras.saving.load_model(config.MODELS_DIR / f"{name}.keras")
 
@@ -51,6 +57,9 @@ def main(name: str) -> dict[str, Any]:
         "epochs_run": training["epochs_run"],
         "images_per_second": round(images_per_second, 1),
         "calibration": calibrated,
+        "slices": slices.slice_report(
+            labels, published, predictions, writers, groups, ids, params["evaluate"]["num_worst_writers"]
+        ),
         # What a search chooses on (stages/scores.py puts it in git beside the test figures).
         "validation": {
             key: value
@@ -82,6 +91,20 @@ def main(name: str) -> dict[str, Any]:
     save_figure(
         scoring.plot_misclassified(images, labels, probabilities, worst, title),
         config.MISCLASSIFIED_DIR / f"{name}.png",
+    )
+    title = f"{name}: the test writers it reads worst"
+    save_figure(
+        slices.plot_worst_writers(images, labels, predictions, writers, results["slices"], title),
+        config.WRITERS_DIR / f"{name}.png",
+    )
+    groups_read = results["slices"]["groups"]
+    log.info(
+        "%s: employees' digits %.4f, students' %.4f, the worst writer's %.4f, against the published labels %.4f",
+        name,
+        groups_read["employees"]["accuracy"],
+        groups_read["students"]["accuracy"],
+        results["slices"]["writers"]["min_accuracy"],
+        results["slices"]["published_labels"]["accuracy"],
     )
     log.info(
         "%s: test accuracy %.4f, loss %.4f, macro F1 %.4f, ECE %.4f (%.4f at temperature %.2f), %.0f images/s",

@@ -1,9 +1,10 @@
 """Fetch a dataset's files, each verified by the SHA-256 of its decompressed content, from its
 mirror variable first (a directory or a URL), then params.yaml's mirrors in order: MNIST's four
-files into data/raw/ ($MNIST_MIRROR, data.mirrors), or with `--dataset fashion-mnist` Fashion-MNIST's
-test set into data/fashion/ ($FASHION_MNIST_MIRROR, data.fashion_mirrors), the "not a digit" images.
-Run alone: `python -m stages.fetch` (or `dvc repro fetch`,
-`dvc repro ship/dvc.yaml:fetch_fashion`).
+files into data/raw/ ($MNIST_MIRROR, data.mirrors); with `--dataset qmnist` QMNIST's extended labels
+(each digit's writer) into data/qmnist/ ($QMNIST_MIRROR, data.qmnist_mirrors); with `--dataset
+fashion-mnist` Fashion-MNIST's test set into data/fashion/ ($FASHION_MNIST_MIRROR,
+data.fashion_mirrors), the "not a digit" images. Run alone: `python -m stages.fetch` (or `dvc repro
+fetch`, `dvc repro fetch_qmnist`, `dvc repro ship/dvc.yaml:fetch_fashion`).
 """
 
 import argparse
@@ -13,14 +14,14 @@ import sys
 from pathlib import Path
 
 from mnist_zoo import runtime
-from mnist_zoo.config import FASHION_DIR, RAW_DIR
-from mnist_zoo.data.download import FASHION_MNIST, MNIST, FetchError, fetch_all, list_sources
+from mnist_zoo.config import FASHION_DIR, QMNIST_DIR, RAW_DIR
+from mnist_zoo.data.download import FASHION_MNIST, MNIST, QMNIST, FetchError, fetch_all, list_sources
 from mnist_zoo.params import load_params
 
 log = logging.getLogger("fetch")
 
 # --dataset -> (what to fetch, where to)
-DATASETS = {"mnist": (MNIST, RAW_DIR), "fashion-mnist": (FASHION_MNIST, FASHION_DIR)}
+DATASETS = {"mnist": (MNIST, RAW_DIR), "qmnist": (QMNIST, QMNIST_DIR), "fashion-mnist": (FASHION_MNIST, FASHION_DIR)}
 
 
 def main(dataset: str = "mnist") -> None:

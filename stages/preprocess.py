@@ -1,44 +1,104 @@
-"""Decode the IDX files in data/raw/ into uint8 tensors in data/prepared/{train,validation,test}.npz:
-a stratified, seeded validation split held out of the training images; the test set untouched.
+"""Decode the IDX files in data/raw/ into uint8 tensors in data/prepared/{train,validation,test}.npz,
+with labels/corrections.csv applied and QMNIST's writers (data/qmnist/) beside every digit: a
+validation split of whole writers (or, with data.validation_split: random, of images), stratified and
+seeded, held out of the training images; the test set's digits all kept. Beside them the catalog
+(data/prepared/catalog.csv, one row per example) and the inputs' versions (data/prepared/inputs.json).
 Run alone: `python -m stages.preprocess` (or `dvc repro preprocess`).
 """
 
+import gzip
+import hashlib
 import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from mnist_zoo import runtime
-from mnist_zoo.config import NUM_CLASSES, PREPARED_DIR, RAW_DIR
+from mnist_zoo.config import (
+    CATALOG_PATH,
+    CORRECTIONS_PATH,
+    DATA_INPUTS_PATH,
+    NUM_CLASSES,
+    PREPARED_DIR,
+    QMNIST_DIR,
+    RAW_DIR,
+)
+from mnist_zoo.data.catalog import catalog_rows, inputs_json, write_catalog
+from mnist_zoo.data.corrections import apply_corrections, pixel_sha256, read_corrections
 from mnist_zoo.data.dataset import write_split
 from mnist_zoo.data.prepare import IDX_FILES, decode_split, split_indices, subset_indices
+from mnist_zoo.data.writers import QMNIST_FILES, writers_for
+from mnist_zoo.files import atomic_write_bytes
 from mnist_zoo.params import load_params
 
 log = logging.getLogger("preprocess")
 
 
-def main(raw_dir: Path = RAW_DIR, output_dir: Path = PREPARED_DIR) -> None:
+def main(
+    raw_dir: Path = RAW_DIR,
+    output_dir: Path = PREPARED_DIR,
+    qmnist_dir: Path = QMNIST_DIR,
+    corrections_path: Path = CORRECTIONS_PATH,
+) -> None:
     data = load_params()["data"]
-    (train_images, train_labels), (test_images, test_labels) = (
-        decode_split(*((raw_dir / name).read_bytes() for name in IDX_FILES[split]), split)
-        for split in ("train", "test")
+    corrections = read_corrections(corrections_path)
+    sources, files = {}, {}
+    if corrections_path.is_file():
+        files[corrections_path.as_posix()] = hashlib.sha256(corrections_path.read_bytes()).hexdigest()
+    for source in ("train", "test"):
+        names = [raw_dir / name for name in IDX_FILES[source]] + [qmnist_dir / QMNIST_FILES[source]]
+        payloads = [path.read_bytes() for path in names]
+        # Each file's content, as fetch verified it: a faithful re-compression is the same data.
+        files |= {
+            path.name: hashlib.sha256(gzip.decompress(payload)).hexdigest()
+            for path, payload in zip(names, payloads, strict=True)
+        }
+        images, published = decode_split(payloads[0], payloads[1], source)
+        writers = writers_for(payloads[2], published, str(names[2]))
+        labels, keep = apply_corrections(corrections, source, images, published, corrections_path)
+        sources[source] = (images, published, labels, keep, writers)
+
+    images, published, labels, keep, writers = sources["train"]
+    kept = np.flatnonzero(keep)
+    by_writer = writers.writer[kept] if data["validation_split"] == "writer" else None
+    train, validation = split_indices(
+        labels[kept], data["validation_size"], data["subset"], data["split_seed"], by_writer
     )
-    train, validation = split_indices(train_labels, data["validation_size"], data["subset"], data["split_seed"])
-    test = subset_indices(test_labels, data["test_subset"], data["split_seed"])
-    splits = {
-        "train": (train_images[train], train_labels[train]),
-        "validation": (train_images[validation], train_labels[validation]),
-        "test": (test_images[test], test_labels[test]),
+    placed = {"train": {"train": kept[train], "validation": kept[validation]}}
+    test_images, _, test_labels, test_keep, _ = sources["test"]
+    test_kept = np.flatnonzero(test_keep)
+    placed["test"] = {
+        "test": test_kept[subset_indices(test_labels[test_kept], data["test_subset"], data["split_seed"])]
     }
-    for name, (images, labels) in splits.items():
-        write_split(output_dir / f"{name}.npz", images, labels)
-        log.info(
-            "%s: %d images %s, label counts %s",
-            name,
-            len(images),
-            images.shape[1:],
-            np.bincount(labels, minlength=NUM_CLASSES).tolist(),
-        )
+
+    catalog = []
+    for source, (images, published, labels, keep, writers) in sources.items():
+        for split, indices in placed[source].items():
+            write_split(
+                output_dir / f"{split}.npz",
+                images[indices],
+                labels[indices],
+                published=published[indices],
+                ids=np.array([f"{source}:{index}" for index in indices]),
+                writers=writers.writer[indices],
+                groups=writers.group[indices],
+            )
+            log.info(
+                "%s: %d images by %d writers, label counts %s",
+                split,
+                len(indices),
+                len(np.unique(writers.writer[indices])),
+                np.bincount(labels[indices], minlength=NUM_CLASSES).tolist(),
+            )
+        hashes = [pixel_sha256(image) for image in images]
+        catalog.append(catalog_rows(source, hashes, published, labels, keep, *writers, placed[source]))
+    write_catalog(output_dir / CATALOG_PATH.name, pd.concat(catalog, ignore_index=True))
+    split = {key: data[key] for key in ("validation_split", "validation_size", "split_seed", "subset", "test_subset")}
+    atomic_write_bytes(
+        output_dir / DATA_INPUTS_PATH.name, inputs_json(files, corrections_path, len(corrections), split)
+    )
+    log.info("catalog: %d examples, %d corrections applied", sum(map(len, catalog)), len(corrections))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The results a reviewer reads, in git (results/, `cache: false`): the summary of every variant
 (results/metrics.json, the project's metrics), the leaderboard, a model card per variant and the
 cross-model figures (training curves, accuracy against training time, per-digit F1, reliability,
-accuracy under each corruption).
+accuracy under each corruption, accuracy across writers), and the data card (results/data.md, its
+counts in results/data.json) from preprocess's catalog.
 
 Reads metrics/evaluation/<name>.json, metrics/robustness/<name>.json, metrics/training/<name>/,
 plots/confusion/<name>.csv and plots/reliability/<name>.csv for each variant in train.variants (and
@@ -17,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mnist_zoo import config, runtime
+from mnist_zoo.data.catalog import counts, data_card, read_catalog
 from mnist_zoo.figures import save_figure
 from mnist_zoo.files import atomic_write_bytes
 from mnist_zoo.params import catalogue, load_params, variant_spec
@@ -28,6 +30,7 @@ from mnist_zoo.reporting.zoo_figures import (
     plot_per_class_f1,
     plot_reliability,
     plot_robustness,
+    plot_writers,
     read_curves,
     read_reliability,
 )
@@ -89,9 +92,14 @@ def main(
         "per_class_f1.png": plot_per_class_f1(evaluations),
         "reliability.png": plot_reliability(reliability),
         "robustness.png": plot_robustness(robustness),
+        "writers.png": plot_writers(evaluations),
     }
     for file_name, figure in plots.items():
         save_figure(figure, config.RESULTS_DIR / file_name)
+    data = counts(read_catalog(config.CATALOG_PATH))
+    write_json_in_order(config.DATA_COUNTS_PATH, data)
+    inputs = json.loads(config.DATA_INPUTS_PATH.read_text())
+    atomic_write_bytes(config.DATA_CARD_PATH, data_card(data, inputs).encode())
     best = table.iloc[0]
     log.info(
         "%d variants; best %s at %.2f%%; wrote %s",

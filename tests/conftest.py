@@ -13,16 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
+from mnist_zoo.config import CATALOG_PATH, CORRECTIONS_PATH, DATA_INPUTS_PATH
+from mnist_zoo.data.catalog import inputs_json, write_catalog
+from mnist_zoo.data.corrections import pixel_sha256
 from tests.code_deps import PIPELINE_FILES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# The real data the end-to-end tests run on: MNIST, and Fashion-MNIST's test set (the "not a digit" images).
-MIRROR_VARIABLES = ("MNIST_MIRROR", "FASHION_MNIST_MIRROR")
+# The real data the end-to-end tests run on: MNIST, QMNIST's extended labels (each digit's writer)
+# and Fashion-MNIST's test set (the "not a digit" images).
+MIRROR_VARIABLES = ("MNIST_MIRROR", "QMNIST_MIRROR", "FASHION_MNIST_MIRROR")
 REAL_DATA = all(os.environ.get(variable) for variable in MIRROR_VARIABLES)
-NEEDS_REAL_DATA = "set MNIST_MIRROR and FASHION_MNIST_MIRROR to directories with the MNIST and Fashion-MNIST files"
+NEEDS_REAL_DATA = (
+    "set MNIST_MIRROR, QMNIST_MIRROR and FASHION_MNIST_MIRROR to directories with the MNIST, QMNIST and "
+    "Fashion-MNIST files"
+)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -44,8 +52,26 @@ def synthetic_digits(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.nda
     return images.astype(np.uint8), labels.astype(np.uint8)
 
 
+# Synthetic writers: training digits by 30 writers, test digits by 10 others; odd writers are students.
+NUM_TRAIN_WRITERS, NUM_TEST_WRITERS, FIRST_TEST_WRITER = 30, 10, 1000
+
+
+def synthetic_writers(num_images: int, source: str) -> np.ndarray:
+    """Each synthetic digit's writer: round robin over the source's writers."""
+    if source == "train":
+        return np.arange(num_images) % NUM_TRAIN_WRITERS
+    return FIRST_TEST_WRITER + np.arange(num_images) % NUM_TEST_WRITERS
+
+
+def qmnist_bytes(labels: np.ndarray, writers: np.ndarray) -> bytes:
+    """QMNIST's extended labels for `labels`: IDX of int32 rows of 8 columns (class, series, writer, ...)."""
+    table = np.zeros((len(labels), 8), dtype=">i4")
+    table[:, 0], table[:, 1], table[:, 2] = labels, np.where(writers % 2, 4, 0), writers
+    return (0x0C02).to_bytes(4, "big") + len(labels).to_bytes(4, "big") + (8).to_bytes(4, "big") + table.tobytes()
+
+
 def write_mnist_gz(directory: Path, num_train: int = 300, num_test: int = 100) -> dict[str, bytes]:
-    """The four MNIST file names, holding synthetic data; returns their gzip bytes by name."""
+    """The four MNIST file names and QMNIST's two, holding synthetic data; returns their gzip bytes by name."""
     directory.mkdir(parents=True, exist_ok=True)
     train_images, train_labels = synthetic_digits(num_train, seed=1)
     test_images, test_labels = synthetic_digits(num_test, seed=2)
@@ -54,6 +80,8 @@ def write_mnist_gz(directory: Path, num_train: int = 300, num_test: int = 100) -
         "train-labels-idx1-ubyte.gz": idx_bytes(train_labels),
         "t10k-images-idx3-ubyte.gz": idx_bytes(test_images),
         "t10k-labels-idx1-ubyte.gz": idx_bytes(test_labels),
+        "qmnist-train-labels-idx2-int.gz": qmnist_bytes(train_labels, synthetic_writers(num_train, "train")),
+        "qmnist-test-labels-idx2-int.gz": qmnist_bytes(test_labels, synthetic_writers(num_test, "test")),
     }
     payloads = {name: gzip.compress(content, mtime=0) for name, content in files.items()}
     for name, payload in payloads.items():
@@ -215,12 +243,45 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
+def synthetic_metadata(split: str, labels: np.ndarray, first: int = 0) -> dict[str, np.ndarray]:
+    """What preprocess writes beside a split's images: ids (from index `first` of the source file),
+    published labels, writers, writer groups."""
+    source = "test" if split == "test" else "train"
+    writers = synthetic_writers(len(labels), source)
+    return {
+        "published": labels,
+        "ids": np.array([f"{source}:{first + index}" for index in range(len(labels))]),
+        "writers": writers.astype(np.int32),
+        "groups": np.where(writers % 2, "students", "employees"),
+    }
+
+
 def write_prepared(directory: Path, num_train: int = 200, num_validation: int = 60, num_test: int = 100) -> None:
-    """data/prepared/{train,validation,test}.npz of synthetic digits, as preprocess writes them."""
+    """data/prepared/: {train,validation,test}.npz of synthetic digits, the catalog and inputs.json,
+    as preprocess writes them (validation's ids follow train's in the training file)."""
     directory.mkdir(parents=True, exist_ok=True)
+    rows = []
+    firsts = {"train": 0, "validation": num_train, "test": 0}
     for seed, (split, count) in enumerate((("train", num_train), ("validation", num_validation), ("test", num_test))):
         images, labels = synthetic_digits(count, seed=10 + seed)
-        np.savez(directory / f"{split}.npz", images=images, labels=labels)
+        metadata = synthetic_metadata(split, labels, firsts[split])
+        np.savez(directory / f"{split}.npz", images=images, labels=labels, **metadata)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "id": metadata["ids"],
+                    "sha256": [pixel_sha256(image) for image in images],
+                    "published": labels.astype(str),
+                    "label": labels.astype(str),
+                    "writer": metadata["writers"],
+                    "group": metadata["groups"],
+                    "split": split,
+                }
+            )
+        )
+    write_catalog(directory / CATALOG_PATH.name, pd.concat(rows, ignore_index=True))
+    split = {"validation_split": "writer", "validation_size": num_validation, "split_seed": 0}
+    (directory / DATA_INPUTS_PATH.name).write_bytes(inputs_json({}, CORRECTIONS_PATH, 0, split))
 
 
 @pytest.fixture

@@ -194,6 +194,7 @@ def test_what_a_reviewer_reads_is_in_git_and_the_rest_in_the_cache():
                 declared.setdefault(path, set()).add(name)
     assert declared == {
         "results/metrics.json": {"report"},
+        "results/data.json": {"report"},
         "metrics/scores/${key}.json": {"scores", "scores_transfer"},
     }
     headline = {path for plot in DVC_YAML["plots"] for spec in plot.values() for path in spec["y"]}

@@ -105,7 +105,7 @@ def test_main_writes_compact_uint8_tensors(in_tmp_project: Path):
     update_params(
         in_tmp_project / "params.yaml", {"data.validation_size": 50, "data.subset": 200, "data.test_subset": 40}
     )
-    preprocess.main()
+    preprocess.main(qmnist_dir=in_tmp_project / "data" / "raw")
     sizes = {}
     for split in ("train", "validation", "test"):
         with np.load(in_tmp_project / "data" / "prepared" / f"{split}.npz") as arrays:

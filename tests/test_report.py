@@ -20,6 +20,10 @@ def evaluation(accuracy: float, seconds: float) -> dict:
         "training_seconds": seconds,
         "epochs_run": 3,
         "images_per_second": 5000.0,
+        "slices": {
+            "groups": {"employees": {"accuracy": accuracy + 0.004}, "students": {"accuracy": accuracy - 0.004}},
+            "published_labels": {"accuracy": accuracy - 0.001},
+        },
     }
 
 
@@ -66,10 +70,13 @@ def test_markdown_formats_every_column():
     )
     header, rule, row = markdown.strip().splitlines()[-3:]
     assert header == (
-        "| Variant | Test accuracy | Macro F1 | Post reported | ECE | Corrupted | Other writers | Not a digit (AUROC) "
-        "| Parameters | Training s | Epochs | Images/s |"
+        "| Variant | Test accuracy | Employees | Students | Published labels | Macro F1 | Post reported | ECE "
+        "| Corrupted | Other writers | Not a digit (AUROC) | Parameters | Training s | Epochs | Images/s |"
     )
-    assert row == "| lenet5 | 98.77% | 0.9867 | - | - | - | - | - | 1,000 | 123 | 3 | 5,000 |"  # no robustness ran
+    # No robustness ran.
+    assert row == (
+        "| lenet5 | 98.77% | 99.17% | 98.37% | 98.67% | 0.9867 | - | - | - | - | - | 1,000 | 123 | 3 | 5,000 |"
+    )
 
 
 @pytest.mark.slow

@@ -193,10 +193,12 @@ def test_a_study_whose_test_set_is_noise_chooses_exactly_as_before(
         "import numpy as np\n"
         "path = 'data/prepared/test.npz'\n"
         "with np.load(path) as arrays:\n"
-        "    images, labels = arrays['images'], arrays['labels']\n"
+        "    arrays = dict(arrays)\n"
+        "images, labels = arrays['images'], arrays['labels']\n"
         "rng = np.random.default_rng(0)\n"
-        "np.savez(path, images=rng.integers(0, 256, images.shape).astype(images.dtype),\n"
-        "         labels=rng.integers(0, 10, labels.shape).astype(labels.dtype))\n"
+        "arrays['images'] = rng.integers(0, 256, images.shape).astype(images.dtype)\n"
+        "arrays['labels'] = rng.integers(0, 10, labels.shape).astype(labels.dtype)\n"
+        "np.savez(path, **arrays)\n"
     )
     pipeline = yaml.safe_load((clone / "dvc.yaml").read_text())
     pipeline["stages"]["preprocess"]["cmd"] += " && python noise.py"

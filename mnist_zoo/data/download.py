@@ -1,7 +1,8 @@
 """Getting a dataset's files, each verified by the SHA-256 of its decompressed content, from the
 first source that has a good copy: its environment variable's mirror (a directory or a URL), then
-params.yaml's mirrors in order. MNIST for the fetch stage; Fashion-MNIST's test set, the "not a
-digit" images, for fetch_fashion.
+params.yaml's mirrors in order. MNIST for the fetch stage; QMNIST's extended labels (each MNIST
+digit's writer and NIST series) for fetch_qmnist; Fashion-MNIST's test set, the "not a digit"
+images, for fetch_fashion.
 """
 
 import gzip
@@ -37,6 +38,19 @@ MNIST = Dataset(
     "MNIST_MIRROR",
     "data.mirrors",
     "../shared/data/mnist",
+)
+# QMNIST's extended labels (Yadav & Bottou 2019, facebookresearch/qmnist): 8 int32 columns per digit,
+# its class, NIST series and writer among them; the training file's rows are MNIST's 60,000 training
+# digits in order, the test file's first 10,000 rows MNIST's test digits.
+QMNIST = Dataset(
+    "QMNIST's extended labels",
+    {
+        "qmnist-train-labels-idx2-int.gz": "bb1b6e1ec7b04fd5696f1ed50b5f58f8ef195118edd5c93c81783df9740b8ac5",
+        "qmnist-test-labels-idx2-int.gz": "92d0ccb8c25f9c6534270fb4be7e1d24a1c6d315edfc8a638bfbd31c70f362dd",
+    },
+    "QMNIST_MIRROR",
+    "data.qmnist_mirrors",
+    "../shared/data/qmnist",
 )
 # Zalando's Fashion-MNIST test set (Xiao et al. 2017): 10,000 28x28 images of clothes, MNIST's format.
 FASHION_MNIST = Dataset(
@@ -133,7 +147,7 @@ def fetch_file(dataset: Dataset, filename: str, sources: list[str], output_dir: 
     raise FetchError(
         f"Could not get a verified {filename} from any source. Tried:\n"
         + "\n".join(failures)
-        + f"\nFix: set {dataset.variable} to a directory holding the {len(dataset.files)} *-ubyte.gz files "
+        + f"\nFix: set {dataset.variable} to a directory holding {dataset.name}'s {len(dataset.files)} files "
         f"(e.g. {dataset.variable}={dataset.example}) or to a working mirror URL, "
         f"or edit {dataset.mirrors_key} in params.yaml."
     )

@@ -1,12 +1,13 @@
 """MNIST's IDX files decoded into uint8 arrays and cut into the splits the pipeline trains,
-selects and tests on: a stratified, seeded validation split held out of the training images, and
-optional stratified subsets for quick runs. The test set is never touched for training.
+selects and tests on: a validation split held out of the training images, stratified by class and
+seeded, by default of whole writers (none of them wrote a training digit, as no test writer did),
+and optional stratified subsets for quick runs. The test set is never touched for training.
 """
 
 import gzip
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from mnist_zoo.config import IMAGE_SIZE, NUM_CLASSES
 
@@ -52,15 +53,30 @@ def decode_split(images_gz: bytes, labels_gz: bytes, name: str) -> tuple[np.ndar
     return images, labels
 
 
-def split_indices(labels: np.ndarray, validation_size: int, subset: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(
+    labels: np.ndarray, validation_size: int, subset: int, seed: int, writers: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Stratified, seeded (train, validation) indices; `subset` > 0 keeps that many for training.
 
+    With `writers`, validation is whole writers (scikit-learn's StratifiedGroupKFold, one fold of
+    about `validation_size` images): none of them wrote a training digit, so the split a model is
+    chosen on has unseen writers, as the test set has. Without, `validation_size` images at random.
     Validation is drawn first, so it stays the same whatever `subset` is.
     """
     if not 0 < validation_size < len(labels):
         raise ValueError(f"data.validation_size must be between 1 and {len(labels) - 1}, got {validation_size}.")
     indices = np.arange(len(labels))
-    train, validation = train_test_split(indices, test_size=validation_size, stratify=labels, random_state=seed)
+    if writers is None:
+        train, validation = train_test_split(indices, test_size=validation_size, stratify=labels, random_state=seed)
+    else:
+        num_folds = max(2, round(len(labels) / validation_size))
+        if len(np.unique(writers)) < num_folds:
+            raise ValueError(
+                f"data.validation_size {validation_size} asks for 1/{num_folds} of the training writers, but there are "
+                f"{len(np.unique(writers))}: raise it, or set data.validation_split to random."
+            )
+        folds = StratifiedGroupKFold(n_splits=num_folds, shuffle=True, random_state=seed)
+        train, validation = next(folds.split(indices, labels, groups=writers))
     train = train[subset_indices(labels[train], subset, seed, key="data.subset")]
     return np.sort(train), np.sort(validation)
 

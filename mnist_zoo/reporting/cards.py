@@ -106,6 +106,7 @@ def model_card(
         "- most confused (true -> predicted: images): "
         + ("; ".join(f"{actual} -> {predicted}: {number}" for actual, predicted, number in confused) or "none"),
         "",
+        *slice_lines(evaluation.get("slices")),
         *calibration_lines(evaluation.get("calibration"), evaluation["loss"]),
         *robustness_lines(robustness),
         "## Training",
@@ -122,6 +123,30 @@ def model_card(
         f"`dvc artifacts get <repo> {name}` fetches the model.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def slice_lines(slices: dict[str, Any] | None) -> list[str]:
+    """Whose handwriting it reads: the card's writers section (none where evaluate gave none)."""
+    if not slices:
+        return []
+    groups, writers, published = slices["groups"], slices["writers"], slices["published_labels"]
+    worst = "; ".join(
+        f"{entry['writer']} ({entry['group']}) {entry['accuracy']:.0%} of {entry['images']}"
+        for entry in writers["worst"]
+    )
+    return [
+        "## Writers (test set, QMNIST's writer IDs)",
+        "",
+        f"- Census Bureau employees' digits ({groups['employees']['images']:,}): accuracy "
+        f"{groups['employees']['accuracy']:.2%}; high-school students' ({groups['students']['images']:,}): "
+        f"{groups['students']['accuracy']:.2%}",
+        f"- across its {writers['count']} writers: median {writers['median_accuracy']:.2%}, 5th percentile "
+        f"{writers['p05_accuracy']:.2%}; worst (10 digits or more): {worst or 'none'}",
+        f"- against MNIST's published labels: accuracy {published['accuracy']:.2%} "
+        f"({published['relabelled']} test labels corrected, "
+        f"{published['errors_on_relabelled']} of its mistakes on them)",
+        "",
+    ]
 
 
 def calibration_lines(calibration: dict[str, Any] | None, log_loss: float) -> list[str]:

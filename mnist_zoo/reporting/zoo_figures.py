@@ -1,6 +1,6 @@
 """The figures that compare every variant (results/*.png, written by `report`): the training curves
 (from DVCLive's per-epoch files, also kept as one long table), test accuracy against training time,
-per-digit F1, reliability and accuracy under each corruption."""
+per-digit F1, reliability, accuracy under each corruption and accuracy across the test's writers."""
 
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,40 @@ def plot_per_class_f1(evaluations: dict[str, dict[str, Any]]) -> plt.Figure:
         title="Per-class F1 on the test set",
     )
     figure.colorbar(image, ax=axes, label="F1")
+    figure.tight_layout()
+    return figure
+
+
+def plot_writers(evaluations: dict[str, dict[str, Any]]) -> plt.Figure:
+    """Per model, each test writer's accuracy as a dot (employees above, students below) with the
+    writers' median: how unevenly it reads handwriting, and whose."""
+    names = [name for name in evaluations if "slices" in evaluations[name]]
+    figure, axes = plt.subplots(figsize=(10, 0.7 * len(names) + 1.6))
+    colours = {"employees": "#1f77b4", "students": "#d62728"}
+    rng = np.random.default_rng(0)  # the dots' vertical jitter, the same on every run
+    lowest = 1.0
+    for row, name in enumerate(names):
+        per_writer = evaluations[name]["slices"]["writers"]["per_writer"].values()
+        for offset, group in ((-0.17, "employees"), (0.17, "students")):
+            rates = np.array([right / count for count, right, in_group in per_writer if in_group == group])
+            if not rates.size:
+                continue
+            lowest = min(lowest, rates.min())
+            jitter = rng.uniform(-0.1, 0.1, rates.size)
+            label = group if row == 0 else None
+            axes.scatter(rates, row + offset + jitter, s=6, alpha=0.5, color=colours[group], label=label, linewidths=0)
+            axes.plot([np.median(rates)] * 2, [row + offset - 0.14, row + offset + 0.14], color="black", linewidth=1.5)
+    axes.set(
+        yticks=range(len(names)),
+        yticklabels=names,
+        xlim=(max(0.0, lowest - 0.02), 1.005),
+        xlabel="Accuracy on one writer's test digits (bar: the median writer)",
+        title="Accuracy across the test set's writers",
+    )
+    axes.xaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=0))
+    axes.invert_yaxis()
+    axes.grid(axis="x", alpha=0.3)
+    axes.legend(loc="lower left", markerscale=3, frameon=False)
     figure.tight_layout()
     return figure
 
