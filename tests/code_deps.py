@@ -33,6 +33,12 @@ def module_files(root: Path, dotted: str) -> list[Path]:
     return files
 
 
+def docstring_only(path: Path) -> bool:
+    """Whether a module is at most one docstring (an empty __init__.py counts)."""
+    body = ast.parse(path.read_text(), str(path)).body
+    return all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body) and len(body) <= 1
+
+
 def imported_modules(path: Path) -> set[str]:
     """Every module `path` imports, at the top or inside a function (a lazy import still runs):
     `from a import b` counts `a` and, in case b is a submodule, `a.b`."""
@@ -61,7 +67,9 @@ def code_deps(root: Path, module: str) -> set[str]:
         seen.add(path)
         for name in imported_modules(path):
             pending += module_files(root, name)
-    return {path.relative_to(root).as_posix() for path in seen}
+    # A docstring runs nothing: a room's __init__.py saying what the room holds (mnist_zoo's hold
+    # only that, tests/test_code_deps.py checks) is no stage's dep, and editing it reruns nothing.
+    return {path.relative_to(root).as_posix() for path in seen if not docstring_only(path)}
 
 
 def stage_bodies(root: Path) -> dict[str, dict]:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import yaml
 
-from tests.code_deps import PIPELINE_FILES, code_deps, imported_modules, mismatches, stage_bodies, write_code_deps
+from tests.code_deps import (
+    PIPELINE_FILES,
+    code_deps,
+    docstring_only,
+    imported_modules,
+    mismatches,
+    stage_bodies,
+    write_code_deps,
+)
 from tests.conftest import PROJECT_ROOT
 
 
@@ -70,10 +78,10 @@ def test_a_lazy_import_counts_and_a_dep_listed_for_nothing_is_found(tmp_path: Pa
             "mnist_zoo/models.py",
         ],
     )
-    assert mismatches(root) == {"report": {"missing": set(), "extra": {"mnist_zoo/models.py"}}}
+    # The empty __init__.py runs nothing: listed, it is a dep for nothing too.
+    assert mismatches(root) == {"report": {"missing": set(), "extra": {"mnist_zoo/__init__.py", "mnist_zoo/models.py"}}}
     assert code_deps(root, "stages.report") == {
         "stages/report.py",
-        "mnist_zoo/__init__.py",
         "mnist_zoo/cards.py",
         "mnist_zoo/config.py",
     }
@@ -89,7 +97,7 @@ def test_an_import_added_to_the_real_project_without_its_dep_is_found(tmp_path: 
     for stage in ("train", "robustness"):  # one stage of each pipeline file
         module = tmp_path / f"stages/{stage}.py"
         module.write_text(module.read_text() + "\n\ndef card():\n    from mnist_zoo.reporting import cards\n")
-    cards = {"mnist_zoo/reporting/__init__.py", "mnist_zoo/reporting/cards.py"}
+    cards = {"mnist_zoo/reporting/cards.py"}
     assert mismatches(tmp_path) == {stage: {"missing": cards, "extra": set()} for stage in ("train", "robustness")}
     # The one command that writes the lists puts them right, touching nothing else in either file.
     before = {pipeline: (tmp_path / pipeline).read_text() for pipeline in PIPELINE_FILES}
@@ -120,11 +128,25 @@ def backward_imports(root: Path) -> list[str]:
     return found
 
 
+def test_only_a_module_that_is_one_docstring_is_no_code_dep(tmp_path: Path):
+    init = tmp_path / "__init__.py"
+    for source, runs_nothing in [
+        ("", True),
+        ('"""The data room."""\n', True),
+        ('"""The data room."""\n\nfrom mnist_zoo.data import dataset\n', False),
+        ("X = 1\n", False),
+    ]:
+        init.write_text(source)
+        assert docstring_only(init) == runs_nothing, source
+    assert not any(path.endswith("__init__.py") for path in code_deps(PROJECT_ROOT, "stages.train"))
+    assert "mnist_zoo/data/dataset.py" in code_deps(PROJECT_ROOT, "stages.train")
+
+
 def test_the_package_is_rooms_in_the_datas_order_and_imports_run_one_way():
     rooms = {path.name for path in (PROJECT_ROOT / "mnist_zoo").iterdir() if (path / "__init__.py").is_file()}
     assert rooms == set(ROOMS)
-    for init in (PROJECT_ROOT / "mnist_zoo").rglob("__init__.py"):
-        assert init.read_text() == "", f"{init} is a code dep of every stage importing through it: keep it empty"
+    for init in [*(PROJECT_ROOT / "mnist_zoo").rglob("__init__.py"), *(PROJECT_ROOT / "stages").glob("__init__.py")]:
+        assert docstring_only(init), f"{init}: an __init__.py holds its room's docstring and nothing else"
     assert backward_imports(PROJECT_ROOT) == []
 
 

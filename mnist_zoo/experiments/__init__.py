@@ -1,0 +1,1 @@
+"""Experiments: comparisons between revisions, profiles, the search."""

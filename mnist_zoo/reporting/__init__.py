@@ -1,0 +1,1 @@
+"""Reporting: the summary and leaderboard, model cards, figures, the page."""

@@ -1,0 +1,1 @@
+"""Shipping: the ONNX export and serving it."""

@@ -1,0 +1,1 @@
+"""The command-line tools: predict, the gate, the pull-request comment."""
