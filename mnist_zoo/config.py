@@ -34,6 +34,8 @@ EVALUATION_DIR = Path("metrics/evaluation")
 # `dvc exp show`, in a fresh clone too. A search chooses on validation only.
 SCORES_DIR = Path("metrics/scores")
 PREDICTIONS_DIR = Path("metrics/predictions")  # each model's digit per test image, for paired tests
+# Each model's probabilities on the validation and test digits: what the label candidates rank on.
+PROBABILITIES_DIR = Path("metrics/probabilities")
 EXPORT_METRICS_DIR = Path("metrics/export")
 ROBUSTNESS_DIR = Path("metrics/robustness")  # corrupted scans, other writers, "not a digit"
 CONFUSION_DIR = Path("plots/confusion")
@@ -51,6 +53,8 @@ LEADERBOARD_PATH = RESULTS_DIR / "leaderboard.md"
 DATA_CARD_PATH = RESULTS_DIR / "data.md"
 DATA_COUNTS_PATH = RESULTS_DIR / "data.json"
 CARDS_DIR = RESULTS_DIR / "cards"
+# The digits whose label the zoo most doubts, per split, and their contact sheets: for a person to review.
+LABEL_CANDIDATES_DIR = RESULTS_DIR / "label_candidates"
 # Each recipe's seed spread (bench/seed_spread.py), per profile: how far a run moves by chance.
 SEED_BANDS_PATH = RESULTS_DIR / "seed_bands.json"
 

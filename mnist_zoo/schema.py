@@ -221,6 +221,10 @@ SECTION_RULES = {
         "calibration_bins": integer(2, 100, 15),
         "num_worst_writers": integer(1, 20, 5),
     },
+    "labels": {
+        "num_candidates": integer(1, MNIST_TRAIN_IMAGES, 100),
+        "sheet_candidates": integer(1, 200, 50),
+    },
     "robustness": {
         "corruptions": CORRUPTION_LIST,
         "severity": integer(1, 5, 3),

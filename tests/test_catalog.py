@@ -100,6 +100,8 @@ def test_preprocess_writes_the_catalog_of_every_example_and_splits_by_writer(raw
         ids = arrays["ids"].tolist()
         assert set(ids) == set(table[table["split"] == "validation"]["id"])
         assert set(arrays["groups"]) == {"employees", "students"}
+    with np.load(prepared / "test.npz") as arrays:  # in the catalog's order: a prediction's row is its id's
+        assert arrays["ids"].tolist() == table[table["split"] == "test"]["id"].tolist()
     inputs = (prepared / "inputs.json").read_text()
     assert download.MNIST.files["train-images-idx3-ubyte.gz"] not in inputs  # synthetic files, their own hashes
     assert hashlib.sha256(gzip.decompress((raw / "t10k-images-idx3-ubyte.gz").read_bytes())).hexdigest() in inputs

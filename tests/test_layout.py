@@ -210,7 +210,10 @@ def test_every_default_variant_is_a_dvc_artifact_twice_keras_and_onnx():
         assert artifacts[f"{name}-onnx"]["path"] == f"data/export/{name}.onnx"
         assert artifacts[f"{name}-onnx"]["type"] == "model"
         assert artifacts[name]["desc"] and "mnist" in artifacts[name]["labels"]
-    assert len(artifacts) == 2 * len(PARAMS["train"]["variants"])
+    # And the prepared data, the one dataset: a version of it is a GTO tag too.
+    assert artifacts["mnist-prepared"]["path"] == "data/prepared" and artifacts["mnist-prepared"]["type"] == "dataset"
+    assert "data/prepared" in DVC_YAML["stages"]["preprocess"]["outs"]
+    assert len(artifacts) == 2 * len(PARAMS["train"]["variants"]) + 1
 
 
 def test_the_pull_request_workflow_runs_the_tested_script_for_both_sides():

@@ -45,9 +45,16 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     repo = copy_project(tmp_path_factory.mktemp("project"))
     update_params(repo / "params.yaml", TINY_PROFILE)
     output = dvc(repo, "repro")
-    assert stages_run(output) == {"fetch", "fetch_fashion", "preprocess", "typicality", "corrupt", "report", "site"} | {
-        f"{stage}@{name}" for stage in PER_VARIANT for name in VARIANTS
-    }
+    assert stages_run(output) == {
+        "fetch",
+        "fetch_qmnist",
+        "fetch_fashion",
+        "preprocess",
+        "typicality",
+        "corrupt",
+        "report",
+        "site",
+    } | {f"{stage}@{name}" for stage in PER_VARIANT for name in VARIANTS}
     for name in VARIANTS:  # the robustness stage's figures, from the real data
         figures = json.loads((repo / f"metrics/robustness/{name}.json").read_text())
         assert set(figures["corruption_accuracy"]) == {"rotate", "shot_noise"}
@@ -210,6 +217,51 @@ def test_changing_the_split_reruns_preprocess_and_every_model_but_not_fetch(repo
     }
 
 
+def test_a_test_label_fix_retrains_nothing_shows_in_the_diffs_and_going_back_restores_the_version(repo: Path):
+    """A row of labels/corrections.csv for a test digit: preprocess and what reads the test split
+    rerun, no train stage; mnist-data-diff and `dvc metrics diff` show it; the revision before it,
+    checked out, gives back its splits and evaluations byte for byte. A training-label fix retrains."""
+    from mnist_zoo.data.catalog import read_catalog
+
+    before = {path: (repo / path).read_bytes() for path in ("data/prepared/test.npz", "metrics/evaluation/lenet5.json")}
+    row = read_catalog(repo / "data/prepared/catalog.csv").query("split == 'test'").iloc[0]
+    label = (int(row["published"]) + 1) % 10
+    corrections = repo / "labels/corrections.csv"
+    header = corrections.read_text()
+    corrections.write_text(f"{header}{row['id']},{row['sha256']},{row['published']},{label},a test,tests\n")
+    ran = stages_run(dvc(repo, "repro"))
+    assert "preprocess" in ran and {f"evaluate@{name}" for name in VARIANTS} <= ran
+    assert not any(stage.startswith("train@") for stage in ran), ran
+    evaluation = json.loads((repo / "metrics/evaluation/lenet5.json").read_text())
+    assert evaluation["slices"]["published_labels"]["relabelled"] == 1
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "relabel a test digit"], repo)
+
+    diff = run([sys.executable, "-m", "mnist_zoo.tools.data_diff", "HEAD~1", "HEAD"], repo).stdout
+    assert f"| `{row['id']}` | relabelled | test → test | {row['published']} → {label} |" in diff, diff
+    assert re.search(r"\| lenet5 \| \d+ \| \d+ \| \d+ \| \d+ \|", diff), diff  # its answer on that digit
+    metrics = json.loads(dvc(repo, "metrics", "diff", "HEAD~1", "--all", "--json"))
+    assert metrics["results/data.json"]["corrections.relabelled.test"] == {"old": 0, "new": 1, "diff": 1}
+    summary = metrics["results/metrics.json"]
+    assert {"employees_accuracy.lenet5", "students_accuracy.lenet5", "accuracy.lenet5"} <= summary.keys()
+    # The same model's same answers: against MNIST's own labels nothing moved.
+    assert summary["published_accuracy.lenet5"]["old"] == summary["published_accuracy.lenet5"]["new"]
+
+    run(["git", "checkout", "-q", "HEAD~1"], repo)
+    dvc(repo, "checkout", "--force")
+    assert {path: (repo / path).read_bytes() for path in before} == before
+    run(["git", "checkout", "-q", "main"], repo)
+    dvc(repo, "checkout", "--force")
+
+    # A training digit's fix: the models train on other labels.
+    row = read_catalog(repo / "data/prepared/catalog.csv").query("split == 'train'").iloc[0]
+    corrections.write_text(
+        corrections.read_text() + f"{row['id']},{row['sha256']},{row['published']},exclude,a test,tests\n"
+    )
+    dvc(repo, "repro", "preprocess")
+    assert {f"train@{name}" for name in VARIANTS} <= set(json.loads(dvc(repo, "status", "--json")))
+
+
 def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_path: Path):
     import keras
 
@@ -308,6 +360,7 @@ def test_without_a_remote_the_workflow_compares_the_pull_request_profile(repo: P
         env=environment,
     ).stdout
     assert "Compared: the pull-request profile" in comment
+    assert "### Data\n\nNo data change: `quick-base` and `quick-head` hold the same 70,000 examples." in comment
     for name in VARIANTS:
         row = next(line for line in comment.splitlines() if line.startswith(f"| {name} |"))
         assert ", p = " in row and "±2 sd (2.00 pp over 3 seeds)" in row, row

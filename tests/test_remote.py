@@ -239,6 +239,28 @@ def test_artifacts_get_fetches_a_registered_model(team: Team, tmp_path: Path):
             f"endpointurl={team.s3.endpoint}",
         )
         assert md5(target) == next(out["md5"] for out in registered[stage]["outs"] if out["path"] == path)
+    # The prepared data as a named version, fetched the same way (a directory: its files, byte for byte).
+    run(
+        ["git", "tag", "-a", "mnist-prepared@v1.0.0", "HEAD", "-m", "Registering dataset mnist-prepared v1.0.0"], team.a
+    )
+    run(["git", "push", "-q", "origin", "mnist-prepared@v1.0.0"], team.a)
+    target = tmp_path / "prepared"
+    team.dvc(
+        tmp_path,
+        "artifacts",
+        "get",
+        str(team.origin),
+        "mnist-prepared",
+        "--rev",
+        "v1.0.0",
+        "-o",
+        str(target),
+        "--remote-config",
+        f"endpointurl={team.s3.endpoint}",
+    )
+    prepared = team.a / "data/prepared"
+    assert sorted(path.name for path in target.iterdir()) == sorted(path.name for path in prepared.iterdir())
+    assert all((target / path.name).read_bytes() == path.read_bytes() for path in prepared.iterdir())
 
 
 def snapshot(repo: Path) -> dict[str, str]:
