@@ -7,6 +7,7 @@ beside the corrected ones.
 
 Reads data/models/<name>.keras, data/prepared/{validation,test}.npz and the training summary;
 writes metrics/evaluation/<name>.json (the validation split's accuracy and loss too), metrics/predictions/<name>.npy,
+metrics/probabilities/<name>.npz (its probabilities on the validation and test digits),
 plots/confusion/<name>.{csv,png}, plots/reliability/<name>.{csv,png}, plots/misclassified/<name>.png
 and plots/writers/<name>.png.
 Run alone: `python -m stages.evaluate lenet5` (or `dvc repro evaluate@lenet5`).
@@ -34,7 +35,7 @@ def main(name: str) -> dict[str, Any]:
     from mnist_zoo.data.dataset import load_metadata, load_split
     from mnist_zoo.evaluation import calibration, scoring, slices
     from mnist_zoo.figures import save_figure
-    from mnist_zoo.files import atomic_write_bytes, write_json
+    from mnist_zoo.files import atomic_write_bytes, write_json, write_npz
 
     num_bins = params["evaluate"]["calibration_bins"]
     training = json.loads((config.TRAINING_METRICS_DIR / name / "metrics.json").read_text())
@@ -71,6 +72,11 @@ def main(name: str) -> dict[str, Any]:
     buffer = io.BytesIO()
     np.save(buffer, predictions.astype(np.uint8))
     atomic_write_bytes(config.PREDICTIONS_DIR / f"{name}.npy", buffer.getvalue())
+    write_npz(
+        config.PROBABILITIES_DIR / f"{name}.npz",
+        validation=validation_probabilities.astype(np.float32),
+        test=probabilities.astype(np.float32),
+    )
     atomic_write_bytes(config.CONFUSION_DIR / f"{name}.csv", scoring.confusion_csv(labels, predictions))
     title = f"{name}: test confusion matrix (accuracy {results['accuracy']:.2%})"
     save_figure(scoring.plot_confusion(labels, predictions, title), config.CONFUSION_DIR / f"{name}.png")

@@ -176,7 +176,7 @@ def outputs(body: dict) -> dict[str, tuple[str, dict]]:
     return found
 
 
-IN_GIT = ("report", "scores", "scores_transfer")
+IN_GIT = ("report", "scores", "scores_transfer", "label_candidates")
 
 
 def test_what_a_reviewer_reads_is_in_git_and_the_rest_in_the_cache():
