@@ -95,7 +95,7 @@ def main(name: str) -> dict[str, Any]:
     worst = scoring.worst_misclassified(labels, probabilities, params["evaluate"]["num_misclassified"])
     title = f"{name}: most confident mistakes ({len(worst)} of {int((predictions != labels).sum())} errors)"
     save_figure(
-        scoring.plot_misclassified(images, labels, probabilities, worst, title),
+        scoring.plot_misclassified(images, labels, probabilities, worst, title, published),
         config.MISCLASSIFIED_DIR / f"{name}.png",
     )
     title = f"{name}: the test writers it reads worst"

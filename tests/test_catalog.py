@@ -12,7 +12,7 @@ import pytest
 from mnist_zoo.data import catalog, corrections, download, prepare, writers
 from mnist_zoo.evaluation import slices
 from stages import preprocess
-from tests.conftest import qmnist_bytes, synthetic_writers, update_params, write_mnist_gz
+from tests.conftest import qmnist_bytes, synthetic_digits, synthetic_writers, update_params, write_mnist_gz
 from tests.test_fetch import dead_url
 
 HEADER = "id,sha256,published,label,reason,decided_by\n"
@@ -235,3 +235,17 @@ def test_slices_read_each_group_each_writer_and_the_published_labels():
         "mistakes": ["test:11", "test:12", "test:13"],
     }
     assert report["writers"]["min_accuracy"] == 0.7 and report["writers"]["per_writer"]["12"] == [10, 10, "employees"]
+
+
+def test_the_mistakes_grid_marks_a_corrected_digit_with_mnists_label():
+    from mnist_zoo.evaluation.scoring import plot_misclassified
+
+    images, labels = synthetic_digits(4, seed=5)
+    probabilities = np.full((4, 10), 0.01)
+    probabilities[np.arange(4), (labels + 1) % 10] = 0.91
+    published = labels.copy()
+    published[2] = (labels[2] + 5) % 10
+    figure = plot_misclassified(images, labels, probabilities, np.arange(4), "t", published)
+    titles = [axis.get_title() for axis in figure.axes[:4]]
+    assert [f"(MNIST: {published[2]})" in title for title in titles] == [False, False, True, False]
+    assert figure.axes[2].title.get_color() == "firebrick" and figure.axes[0].title.get_color() == "black"

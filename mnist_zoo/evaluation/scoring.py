@@ -80,9 +80,15 @@ def worst_misclassified(labels: np.ndarray, probabilities: np.ndarray, count: in
 
 
 def plot_misclassified(
-    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, indices: np.ndarray, title: str
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    indices: np.ndarray,
+    title: str,
+    published: np.ndarray | None = None,
 ) -> plt.Figure:
-    """A grid of test images with true label, predicted label and the model's confidence."""
+    """A grid of test images with true label, predicted label and the model's confidence; a digit
+    whose label labels/corrections.csv changed says so in red, with MNIST's label."""
     columns = 5
     rows = max(1, -(-len(indices) // columns))
     figure, axes_grid = plt.subplots(rows, columns, figsize=(2 * columns, 2.2 * rows + 0.6), squeeze=False)
@@ -91,8 +97,12 @@ def plot_misclassified(
     for axes, index in zip(axes_grid.flat, indices, strict=False):  # fewer mistakes than axes: the rest stay blank
         predicted = int(probabilities[index].argmax())
         axes.imshow(images[index].squeeze(), cmap="gray_r")
+        corrected = published is not None and published[index] != labels[index]
         axes.set_title(
-            f"true {labels[index]}, pred {predicted}\n{probabilities[index, predicted]:.1%} sure", fontsize=9
+            f"true {labels[index]}, pred {predicted}\n{probabilities[index, predicted]:.1%} sure"
+            + (f" (MNIST: {published[index]})" if corrected else ""),
+            fontsize=9,
+            color="firebrick" if corrected else "black",
         )
     if not len(indices):
         axes_grid.flat[0].text(0.5, 0.5, "no misclassified images", ha="center")
