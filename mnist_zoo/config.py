@@ -9,6 +9,8 @@ DVC_LOCK_PATH = Path("dvc.lock")
 
 # Data and models: DVC outputs, never git files.
 RAW_DIR = Path("data/raw")
+# A person's own labelled digits, in git or `dvc add`-ed: digits/<writer>/<digit>/<image> (docs/data.md).
+OWN_DIGITS_DIR = Path("digits")
 QMNIST_DIR = Path("data/qmnist")  # QMNIST's extended labels: each MNIST digit's writer and NIST series
 FASHION_DIR = Path("data/fashion")  # Fashion-MNIST's test set: the "not a digit" images
 PREPARED_DIR = Path("data/prepared")

@@ -212,6 +212,9 @@ SECTION_RULES = {
         "split_seed": integer(0, example=1234),
         # writer: validation is whole writers (no training digit of theirs); random: images at random.
         "validation_split": one_of("writer", "random"),
+        # Your own digits (digits/<writer>/<digit>/*): evaluate: a slice of every evaluation only;
+        # train: training digits too (each writer whole in train or validation, as MNIST's are).
+        "own_digits": one_of("evaluate", "train"),
         "subset": ALL_OR_SOME,
         "test_subset": ALL_OR_SOME,
     },
