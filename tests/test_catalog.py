@@ -80,8 +80,6 @@ def test_the_writer_split_puts_no_writer_in_two_splits_and_stays_stratified_and_
     # The random split, which the writer split replaced as the default, shares writers.
     random_train, random_validation = prepare.split_indices(labels, 500, 0, seed=7)
     assert set(by_writer[random_train]) & set(by_writer[random_validation])
-    with pytest.raises(ValueError, match="1/1500 of the training writers, but there are 120"):
-        prepare.split_indices(labels, 2, 0, seed=7, writers=by_writer)
 
 
 def test_preprocess_writes_the_catalog_of_every_example_and_splits_by_writer(raw: Path):
@@ -249,3 +247,11 @@ def test_the_mistakes_grid_marks_a_corrected_digit_with_mnists_label():
     titles = [axis.get_title() for axis in figure.axes[:4]]
     assert [f"(MNIST: {published[2]})" in title for title in titles] == [False, False, True, False]
     assert figure.axes[2].title.get_color() == "firebrick" and figure.axes[0].title.get_color() == "black"
+
+
+def test_a_validation_size_under_one_writers_share_holds_out_one_whole_writer():
+    labels = np.arange(600) % 10
+    writers = np.arange(600) // 100  # six writers of 100 digits each
+    train, validation = prepare.split_indices(labels, 10, 0, 0, writers)
+    assert len(set(writers[validation])) == 1 and len(validation) == 100
+    assert not set(writers[validation]) & set(writers[train])
