@@ -35,7 +35,7 @@ PER_VARIANT = ("train", "evaluate", "scores", "export", "robustness")
 
 def variant_stages(name: str) -> set[str]:
     """The stages one variant's params or model feed, and the report and page of them all."""
-    return {f"{stage}@{name}" for stage in PER_VARIANT} | {"report", "site"}
+    return {f"{stage}@{name}" for stage in PER_VARIANT} | {"label_candidates", "report", "site"}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         "preprocess",
         "typicality",
         "corrupt",
+        "label_candidates",
         "report",
         "site",
     } | {f"{stage}@{name}" for stage in PER_VARIANT for name in VARIANTS}
@@ -206,13 +207,17 @@ def test_editing_evaluation_code_retrains_nothing(repo: Path):
     output = dvc(repo, "repro")
     evaluation = {f"evaluate@{name}" for name in VARIANTS} | {"report"}
     # The scores if an evaluation's bytes changed (its images/s do), the page if a figure's did.
-    assert evaluation <= stages_run(output) <= evaluation | {f"scores@{name}" for name in VARIANTS} | {"site"}
+    assert (
+        evaluation
+        <= stages_run(output)
+        <= evaluation | {f"scores@{name}" for name in VARIANTS} | {"site", "label_candidates"}
+    )
 
 
 def test_changing_the_split_reruns_preprocess_and_every_model_but_not_fetch(repo: Path):
     output = dvc(repo, "exp", "run", "-S", "data.validation_size=120")
     # The test split is unchanged, so its corrupted copies are too: `corrupt` stays put.
-    assert stages_run(output) == {"preprocess", "typicality", "report", "site"} | {
+    assert stages_run(output) == {"preprocess", "typicality", "label_candidates", "report", "site"} | {
         f"{stage}@{name}" for stage in PER_VARIANT for name in VARIANTS
     }
 
@@ -277,6 +282,7 @@ def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_p
         "train_transfer@vgg16_transfer",
         "evaluate_transfer@vgg16_transfer",
         "scores_transfer@vgg16_transfer",
+        "label_candidates",  # its probabilities joined the directory the candidates read
         "report",
         "site",  # the summary it reads changed: it now lists vgg16_transfer
     }
@@ -288,6 +294,7 @@ def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_p
         "train_transfer@vgg16_transfer",
         "evaluate_transfer@vgg16_transfer",
         "scores_transfer@vgg16_transfer",
+        "label_candidates",  # its probabilities joined the directory the candidates read
         "report",
         "site",
     }
@@ -307,7 +314,7 @@ def test_same_params_and_data_give_the_same_metrics(repo: Path):
     assert (
         {"report", "export@lenet5"}
         <= stages_run(dvc(repo, "repro"))
-        <= {"report", "scores@lenet5", "export@lenet5", "robustness@lenet5", "site"}
+        <= {"report", "scores@lenet5", "export@lenet5", "robustness@lenet5", "site", "label_candidates"}
     )
 
 

@@ -38,7 +38,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not REAL_DATA, reason=NEEDS_R
 
 def variant_stages(name: str) -> set[str]:
     """What a change to one variant's params runs: its own stages, the report and the page."""
-    return {f"{stage}@{name}" for stage in ("train", "evaluate", "scores", "export", "robustness")} | {"report", "site"}
+    return {f"{stage}@{name}" for stage in ("train", "evaluate", "scores", "export", "robustness")} | {
+        "label_candidates",
+        "report",
+        "site",
+    }
 
 
 # The README's compact comparison: one row per experiment, each variant's test error under its
@@ -201,11 +205,12 @@ def test_compact_exp_show_fits_a_120_column_terminal(team: Team, pushed_experime
 def test_run_cache_restores_every_stage_in_another_clone(team: Team, pushed_experiments: dict[str, dict]):
     """D sets exactly the params of A's experiment (no exp pull, no lock for them) and gets every
     train, evaluate and export stage from the remote's run-cache: nothing trains, and only the
-    flagship's scores and the report (their outputs git files, which no remote holds) rerun, in seconds."""
+    flagship's scores, the label candidates and the report (their outputs git files, which no remote
+    holds) rerun, in seconds."""
     d = team.clone("d")
     update_params(d / "params.yaml", {"model.filters": 8})
     output = team.dvc(d, "repro", "--pull")
-    assert stages_run(output) == {"scores@flagship", "report"}, output
+    assert stages_run(output) == {"scores@flagship", "label_candidates", "report"}, output
     assert "Stage 'train@flagship' is cached - skipping run" in output
     summary = json.loads((d / "results/metrics.json").read_text())
     assert summary == pushed_experiments["filters-8"]["metrics"]["results/metrics.json"]["data"]
