@@ -62,14 +62,16 @@ def main(
     images, published, labels, keep, writers = sources["train"]
     kept = np.flatnonzero(keep)
     by_writer = writers.writer[kept] if data["validation_split"] == "writer" else None
+    # Stratified by MNIST's own labels: a correction changes a digit's label, never which split
+    # (or subset) the other digits land in.
     train, validation = split_indices(
-        labels[kept], data["validation_size"], data["subset"], data["split_seed"], by_writer
+        published[kept], data["validation_size"], data["subset"], data["split_seed"], by_writer
     )
     placed = {"train": {"train": kept[train], "validation": kept[validation]}}
-    test_images, _, test_labels, test_keep, _ = sources["test"]
+    test_images, test_published, test_labels, test_keep, _ = sources["test"]
     test_kept = np.flatnonzero(test_keep)
     placed["test"] = {
-        "test": test_kept[subset_indices(test_labels[test_kept], data["test_subset"], data["split_seed"])]
+        "test": test_kept[subset_indices(test_published[test_kept], data["test_subset"], data["split_seed"])]
     }
 
     catalog = []
