@@ -68,7 +68,7 @@ def main(
         published[kept], data["validation_size"], data["subset"], data["split_seed"], by_writer
     )
     placed = {"train": {"train": kept[train], "validation": kept[validation]}}
-    test_images, test_published, test_labels, test_keep, _ = sources["test"]
+    _, test_published, _, test_keep, _ = sources["test"]
     test_kept = np.flatnonzero(test_keep)
     placed["test"] = {
         "test": test_kept[subset_indices(test_published[test_kept], data["test_subset"], data["split_seed"])]

@@ -217,6 +217,24 @@ def test_run_cache_restores_every_stage_in_another_clone(team: Team, pushed_expe
     assert team.dvc(d, "status", "--json").strip() in ("{}", "")
 
 
+def get_artifact(team: Team, name: str, target: Path) -> Path:
+    """`dvc artifacts get` of version v1.0.0 of `name` from the team's origin, into `target`."""
+    team.dvc(
+        target.parent,
+        "artifacts",
+        "get",
+        str(team.origin),
+        name,
+        "--rev",
+        "v1.0.0",
+        "-o",
+        str(target),
+        "--remote-config",
+        f"endpointurl={team.s3.endpoint}",
+    )
+    return target
+
+
 def test_artifacts_get_fetches_a_registered_model(team: Team, tmp_path: Path):
     declared = yaml.safe_load((team.a / "dvc.yaml").read_text())["artifacts"]
     assert declared["flagship"] == {**declared["flagship"], "path": "data/models/flagship.keras", "type": "model"}
@@ -229,40 +247,14 @@ def test_artifacts_get_fetches_a_registered_model(team: Team, tmp_path: Path):
         ("flagship", "train@flagship", "data/models/flagship.keras"),
         ("flagship-onnx", "export@flagship", "data/export/flagship.onnx"),
     ):
-        target = tmp_path / Path(path).name
-        team.dvc(
-            tmp_path,
-            "artifacts",
-            "get",
-            str(team.origin),
-            name,
-            "--rev",
-            "v1.0.0",
-            "-o",
-            str(target),
-            "--remote-config",
-            f"endpointurl={team.s3.endpoint}",
-        )
+        target = get_artifact(team, name, tmp_path / Path(path).name)
         assert md5(target) == next(out["md5"] for out in registered[stage]["outs"] if out["path"] == path)
     # The prepared data as a named version, fetched the same way (a directory: its files, byte for byte).
     run(
         ["git", "tag", "-a", "mnist-prepared@v1.0.0", "HEAD", "-m", "Registering dataset mnist-prepared v1.0.0"], team.a
     )
     run(["git", "push", "-q", "origin", "mnist-prepared@v1.0.0"], team.a)
-    target = tmp_path / "prepared"
-    team.dvc(
-        tmp_path,
-        "artifacts",
-        "get",
-        str(team.origin),
-        "mnist-prepared",
-        "--rev",
-        "v1.0.0",
-        "-o",
-        str(target),
-        "--remote-config",
-        f"endpointurl={team.s3.endpoint}",
-    )
+    target = get_artifact(team, "mnist-prepared", tmp_path / "prepared")
     prepared = team.a / "data/prepared"
     assert sorted(path.name for path in target.iterdir()) == sorted(path.name for path in prepared.iterdir())
     assert all((target / path.name).read_bytes() == path.read_bytes() for path in prepared.iterdir())
