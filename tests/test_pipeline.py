@@ -194,8 +194,8 @@ def test_a_code_edit_makes_stale_only_the_stages_whose_outputs_it_shapes(repo: P
     assert stale_after_editing(repo, "mnist_zoo/reporting/cards.py", "model_card") == report_only
     assert stale_after_editing(repo, "mnist_zoo/tools/predict.py", "table") == set()  # a CLI's printing
     assert stale_after_editing(repo, "mnist_zoo/figures.py", "save_figure") == report_only | {
-        f"evaluate@{name}" for name in VARIANTS
-    }
+        "label_candidates"  # its grids of candidates
+    } | {f"evaluate@{name}" for name in VARIANTS}
     assert stale_after_editing(repo, "mnist_zoo/training/trainer.py", "fit") == {f"train@{name}" for name in VARIANTS}
     assert stale_after_editing(repo, "mnist_zoo/reporting/markdown_html.py", "markdown_html") == {"site"}
     assert dvc(repo, "status", "--json").strip() in ("{}", "")
@@ -215,7 +215,10 @@ def test_editing_evaluation_code_retrains_nothing(repo: Path):
 
 
 def test_changing_the_split_reruns_preprocess_and_every_model_but_not_fetch(repo: Path):
-    output = dvc(repo, "exp", "run", "-S", "data.validation_size=120")
+    validation = (repo / "data/prepared/validation.npz").read_bytes()
+    # The profile's 100 is one writer's digits (one fold per writer); 300 is several writers.
+    output = dvc(repo, "exp", "run", "-S", "data.validation_size=300")
+    assert (repo / "data/prepared/validation.npz").read_bytes() != validation
     # The test split is unchanged, so its corrupted copies are too: `corrupt` stays put.
     assert stages_run(output) == {"preprocess", "typicality", "label_candidates", "report", "site"} | {
         f"{stage}@{name}" for stage in PER_VARIANT for name in VARIANTS
