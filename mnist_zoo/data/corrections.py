@@ -48,7 +48,12 @@ def read_corrections(path: Path) -> list[Correction]:
     """The rows of a corrections file, each checked on its own (id, label); no file: no corrections."""
     if not path.is_file():
         return []
-    reader = csv.reader(io.StringIO(path.read_text()))
+    return parse_corrections(path.read_text(), path)
+
+
+def parse_corrections(text: str, path: Path) -> list[Correction]:
+    """The rows of a corrections file's `text`; messages name `path` and the line."""
+    reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
         return []
@@ -119,3 +124,67 @@ def apply_corrections(
         else:
             labels[correction.index] = correction.label
     return labels, keep
+
+
+class Decision(NamedTuple):
+    """A reviewer's answer about one example: the label to use (0-9, the published one when it is
+    right) or EXCLUDE, and the row's reason and reviewer."""
+
+    id: str
+    sha256: str
+    published: int
+    label: int | str
+    reason: str
+    decided_by: str
+
+
+def decision_row(decision: Decision) -> str:
+    """The decision as one line of the file (a reason's line breaks become spaces: one row, one line)."""
+    buffer = io.StringIO()
+    fields = (decision.id, decision.sha256, decision.published, decision.label, decision.reason, decision.decided_by)
+    csv.writer(buffer, lineterminator="\n").writerow([" ".join(str(field).split()) for field in fields])
+    return buffer.getvalue()
+
+
+def record_decisions(path: Path, decisions: list[Decision]) -> list[int]:
+    """Write each decision as its example's row of the corrections file (replacing an earlier row for
+    it, keeping every other line as it is) in one atomic write; the lines they are on.
+
+    The file as it stands is checked first (a hand edit that broke it is refused with its line), then
+    every decision: its label, and that an existing row for the example was written against the same
+    image and published label. Any refusal writes nothing."""
+    from mnist_zoo.files import atomic_write_bytes
+
+    existing = {example_id(row.source, row.index): row for row in read_corrections(path)}
+    lines = path.read_text().splitlines(keepends=True) if path.is_file() else []
+    if not lines:
+        lines = [",".join(COLUMNS) + "\n"]
+    elif not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    placed = {}
+    for decision in decisions:
+        label = str(decision.label)
+        if label != EXCLUDE and (not label.isdigit() or int(label) >= NUM_CLASSES):
+            raise ValueError(f"{decision.id}: label {label!r} is neither a digit 0-9 nor {EXCLUDE!r}; nothing written.")
+        if not decision.reason.strip() or not decision.decided_by.strip():
+            raise ValueError(f"{decision.id}: say why (reason) and who decided (decided_by); nothing written.")
+        row = existing.get(decision.id)
+        if row is not None and (row.sha256 != decision.sha256 or row.published != decision.published):
+            raise ValueError(
+                f"{path}:{row.line}: the row for {decision.id} was written against image {row.sha256[:12]}… with "
+                f"published label {row.published}; this decision is about {decision.sha256[:12]}… labelled "
+                f"{decision.published}. Fix or delete that row, then decide again; nothing written."
+            )
+        text = decision_row(decision)
+        if decision.id in placed:
+            lines[placed[decision.id]] = text
+        elif row is not None:
+            lines[row.line - 1] = text
+            placed[decision.id] = row.line - 1
+        else:
+            lines.append(text)
+            placed[decision.id] = len(lines) - 1
+    text = "".join(lines)
+    parse_corrections(text, path)  # what is written reads back, checked before it is
+    atomic_write_bytes(path, text.encode())
+    return [placed[decision.id] + 1 for decision in decisions]
