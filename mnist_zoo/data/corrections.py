@@ -155,13 +155,12 @@ def record_decisions(path: Path, decisions: list[Decision]) -> list[int]:
     image and published label. Any refusal writes nothing."""
     from mnist_zoo.files import atomic_write_bytes
 
-    existing = {example_id(row.source, row.index): row for row in read_corrections(path)}
-    lines = path.read_text().splitlines(keepends=True) if path.is_file() else []
-    if not lines:
-        lines = [",".join(COLUMNS) + "\n"]
-    elif not lines[-1].endswith("\n"):
+    text = path.read_text() if path.is_file() else ""
+    existing = {example_id(row.source, row.index): row for row in parse_corrections(text, path)}
+    lines = text.splitlines(keepends=True) or [",".join(COLUMNS) + "\n"]
+    if not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    placed = {}
+    placed = {identifier: row.line - 1 for identifier, row in existing.items()}  # index in `lines`
     for decision in decisions:
         label = str(decision.label)
         if label != EXCLUDE and (not label.isdigit() or int(label) >= NUM_CLASSES):
@@ -175,15 +174,11 @@ def record_decisions(path: Path, decisions: list[Decision]) -> list[int]:
                 f"published label {row.published}; this decision is about {decision.sha256[:12]}… labelled "
                 f"{decision.published}. Fix or delete that row, then decide again; nothing written."
             )
-        text = decision_row(decision)
         if decision.id in placed:
-            lines[placed[decision.id]] = text
-        elif row is not None:
-            lines[row.line - 1] = text
-            placed[decision.id] = row.line - 1
+            lines[placed[decision.id]] = decision_row(decision)
         else:
-            lines.append(text)
-            placed[decision.id] = len(lines) - 1
+            placed[decision.id] = len(lines)
+            lines.append(decision_row(decision))
     text = "".join(lines)
     parse_corrections(text, path)  # what is written reads back, checked before it is
     atomic_write_bytes(path, text.encode())
