@@ -177,6 +177,64 @@ def test_a_correction_with_the_wrong_published_label_or_header_is_refused(raw: P
     assert not Path("data/prepared").exists()
 
 
+def decision(raw: Path, identifier: str, label: int | str, reason: str = "looked at it") -> corrections.Decision:
+    source, index = identifier.split(":")
+    images, labels = mnist_split(raw, source)
+    sha256 = corrections.pixel_sha256(images[int(index)])
+    return corrections.Decision(identifier, sha256, int(labels[int(index)]), label, reason, "tests")
+
+
+def test_recorded_decisions_are_rows_preprocess_applies_and_a_second_decision_replaces_the_first(raw: Path):
+    path = Path("labels/corrections.csv")
+    path.parent.mkdir()
+    hand_written = row(raw, "test:7", "exclude").replace("looked at it", '"closed, like a 0"')
+    path.write_text(HEADER + hand_written)
+    published = decision(raw, "test:4", 0).published
+    new = (published + 1) % 10
+    lines = corrections.record_decisions(
+        path, [decision(raw, "test:4", new, "two strokes,\n the second a foot"), decision(raw, "test:9", "exclude")]
+    )
+    assert lines == [3, 4]
+    text = path.read_text().splitlines(keepends=True)
+    assert text[1] == hand_written  # a hand-written row stays as it was written
+    assert text[2].endswith(f',{published},{new},"two strokes, the second a foot",tests\n')  # one row, one line
+    prepared = run_preprocess(raw)
+    split = catalog.read_catalog(prepared / "catalog.csv").set_index("id")
+    assert (split.loc["test:4", "label"], split.loc["test:4", "published"]) == (str(new), str(published))
+    assert split.loc[["test:7", "test:9"], "split"].tolist() == ["excluded", "excluded"]
+
+    # The reviewer changes their mind about test:9: its own line changes, nothing is appended.
+    right = decision(raw, "test:9", 0)._replace(label=decision(raw, "test:9", 0).published)
+    assert corrections.record_decisions(path, [right]) == [4]
+    assert path.read_text().splitlines(keepends=True)[:3] == text[:3] and len(path.read_text().splitlines()) == 4
+    assert corrections.read_corrections(path)[-1].label == right.published
+    split = catalog.read_catalog(run_preprocess(raw) / "catalog.csv").set_index("id")
+    assert split.loc["test:9", "split"] == "test"
+
+
+@pytest.mark.parametrize(
+    "existing, bad, message",
+    [
+        ("", {"label": 10}, r"^test:4: label '10' is neither a digit 0-9 nor 'exclude'; nothing written"),
+        ("", {"decided_by": " "}, r"^test:4: say why .reason. and who decided"),
+        (
+            lambda raw: row(raw, "test:4", "exclude", sha256="ab" * 32),
+            {},
+            r"corrections.csv:3: the row for test:4 was written against image abababababab… with published label",
+        ),
+        (lambda raw: "test:5,xx\n", {}, r"corrections.csv:3: 2 fields, expected 6"),
+    ],
+)
+def test_a_decision_that_clashes_with_the_file_or_is_bad_writes_nothing(raw: Path, existing, bad, message):
+    path = Path("labels/corrections.csv")
+    path.parent.mkdir()
+    path.write_text(HEADER + row(raw, "test:7", "exclude") + (existing(raw) if existing else ""))
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=message):
+        corrections.record_decisions(path, [decision(raw, "test:9", 1), decision(raw, "test:4", 3)._replace(**bad)])
+    assert path.read_bytes() == before
+
+
 def test_extended_labels_that_do_not_match_mnist_stop_preprocess_naming_the_file(raw: Path):
     _, labels = mnist_split(raw, "test")
     shifted = np.roll(labels, 1)
