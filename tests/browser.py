@@ -55,7 +55,13 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 def serve(directory: Path) -> Iterator[str]:
     """Serve `directory` on 127.0.0.1 (a free port) while the block runs; yields its URL."""
     handler = functools.partial(QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    with running(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running(server: http.server.HTTPServer) -> Iterator[str]:
+    """Run `server` (bound to 127.0.0.1) in a thread while the block runs; yields its URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
