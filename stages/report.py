@@ -23,7 +23,15 @@ from mnist_zoo.figures import save_figure
 from mnist_zoo.files import atomic_write_bytes
 from mnist_zoo.params import catalogue, load_params, variant_spec
 from mnist_zoo.reporting.cards import model_card, most_confused, prepared_data_version
-from mnist_zoo.reporting.leaderboard import Results, figures, leaderboard, leaderboard_markdown, short_labels, summary
+from mnist_zoo.reporting.leaderboard import (
+    Results,
+    figures,
+    label_review_markdown,
+    leaderboard,
+    leaderboard_markdown,
+    short_labels,
+    summary,
+)
 from mnist_zoo.reporting.zoo_figures import (
     plot_curves,
     plot_leaderboard,
@@ -65,7 +73,11 @@ def main(
     records = {name: figures(Results(evaluations[name], robustness.get(name), specs[name])) for name in names}
     project_metrics = summary(records, labels)
     write_json_in_order(config.RESULTS_METRICS_PATH, project_metrics)
-    atomic_write_bytes(config.LEADERBOARD_PATH, leaderboard_markdown(project_metrics).encode())
+    data = counts(read_catalog(config.CATALOG_PATH))
+    review = label_review_markdown(
+        {name: evaluations[name] for name in names}, data.get("corrections", {}).get("excluded", {}).get("test", 0)
+    )
+    atomic_write_bytes(config.LEADERBOARD_PATH, leaderboard_markdown(project_metrics, review).encode())
     table = leaderboard(project_metrics)
 
     data_version = prepared_data_version()
@@ -96,7 +108,6 @@ def main(
     }
     for file_name, figure in plots.items():
         save_figure(figure, config.RESULTS_DIR / file_name)
-    data = counts(read_catalog(config.CATALOG_PATH))
     write_json_in_order(config.DATA_COUNTS_PATH, data)
     inputs = json.loads(config.DATA_INPUTS_PATH.read_text())
     atomic_write_bytes(config.DATA_CARD_PATH, data_card(data, inputs).encode())

@@ -273,14 +273,23 @@ def test_slices_read_each_group_each_writer_and_the_published_labels():
     writers_of = np.repeat([10, 11, 12, 13], 10)
     groups = np.where(writers_of % 2, "students", "employees")
     published = labels.copy()
-    published[0] = 6  # the label used (0) was corrected from MNIST's 6
+    published[[0, 1, 13]] = [6, 7, 9]  # the labels used (0, 1, 3) were corrected from MNIST's 6, 7, 9
     predictions = labels.copy()
     predictions[[0, 11, 12, 13]] = 9  # writer 11 (a student) is read worst
     ids = np.array([f"test:{index}" for index in range(40)])
     report = slices.slice_report(labels, published, predictions, writers_of, groups, ids, num_worst=2)
     assert report["groups"]["employees"] == {"images": 20, "accuracy": 0.95}
     assert report["groups"]["students"] == {"images": 20, "accuracy": 0.85}
-    assert report["published_labels"] == {"accuracy": 0.9, "relabelled": 1, "errors_on_relabelled": 1}
+    # test:1 is right only against the reviewed label, test:13 only against the published one.
+    assert report["published_labels"] == {
+        "accuracy": 0.9,
+        "relabelled": 3,
+        "errors_on_relabelled": 2,
+        "right_only_against_published": 1,
+        "right_only_against_reviewed": 1,
+        "paired_p_value": 1.0,
+    }
+    assert slices.exact_mcnemar(0, 6) == pytest.approx(2 / 2**6) and slices.exact_mcnemar(0, 0) == 1.0
     worst = report["writers"]["worst"]
     assert [entry["writer"] for entry in worst] == [11, 10]
     assert worst[0] == {

@@ -212,3 +212,41 @@ def test_short_labels_fall_back_to_the_name_and_refuse_a_label_given_twice():
     assert leaderboard.error_percentages(
         {"lenet5": 0.9829, "flagship": 0.9957}, {"lenet5": "lnt5", "flagship": "flag"}
     ) == {"lnt5": 1.71, "flag": 0.43}
+
+
+def reviewed(accuracy: float, published: float, as_reviewed: int, as_published: int, p_value: float) -> dict:
+    figures = evaluation(accuracy, 10)
+    figures["slices"]["published_labels"] = {
+        "accuracy": published,
+        "relabelled": 4,
+        "errors_on_relabelled": 4 - as_reviewed,
+        "right_only_against_published": as_published,
+        "right_only_against_reviewed": as_reviewed,
+        "paired_p_value": p_value,
+    }
+    return figures
+
+
+def test_the_label_review_section_says_whether_the_order_changes_and_pairs_each_model():
+    # b reads the four relabelled digits as reviewed and overtakes a, which reads them as published.
+    evaluations = {
+        "a": reviewed(0.9900, 0.9904, 0, 4, 0.125),
+        "b": reviewed(0.9902, 0.9898, 4, 0, 0.125),
+        "c": reviewed(0.9800, 0.9800, 2, 2, 1.0),
+    }
+    markdown = leaderboard.label_review_markdown(evaluations, excluded=1)
+    assert "relabels 4 test digits and excludes 1" in markdown
+    assert "the order changes: a 1 → 2, b 2 → 1." in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| Variant")]
+    assert rows == [
+        "| b | 2 → 1 | 98.98% | 99.02% | +0.04 | 4 / 0 | 0.125 |",
+        "| a | 1 → 2 | 99.04% | 99.00% | -0.04 | 0 / 4 | 0.125 |",
+        "| c | 3 | 98.00% | 98.00% | +0.00 | 2 / 2 | 1 |",
+    ]
+    same = {name: reviewed(accuracy, accuracy - 0.0002, 2, 0, 0.5) for name, accuracy in (("a", 0.99), ("b", 0.98))}
+    assert "the order is unchanged." in leaderboard.label_review_markdown(same, excluded=0)
+    unreviewed = {"a": reviewed(0.99, 0.99, 0, 0, 1.0)}
+    unreviewed["a"]["slices"]["published_labels"]["relabelled"] = 0
+    assert "No test label is corrected" in leaderboard.label_review_markdown(unreviewed, excluded=0)
+    # Evaluations from before the paired counts: no section rather than a wrong one.
+    assert leaderboard.label_review_markdown({"a": evaluation(0.99, 10)}, excluded=0) == ""

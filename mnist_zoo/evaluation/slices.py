@@ -20,6 +20,15 @@ def accuracy(correct: np.ndarray) -> float:
     return round(float(correct.mean()), 6) if correct.size else 0.0
 
 
+def exact_mcnemar(only_a: int, only_b: int) -> float:
+    """The exact two-sided McNemar p-value of paired answers on the same images: right under A only
+    `only_a` times, under B only `only_b` times (binomial, p = 1/2, over the discordant pairs)."""
+    from scipy.stats import binomtest
+
+    discordant = only_a + only_b
+    return 1.0 if discordant == 0 else min(1.0, float(binomtest(min(only_a, only_b), discordant, 0.5).pvalue))
+
+
 def slice_report(
     labels: np.ndarray,
     published: np.ndarray,
@@ -32,6 +41,7 @@ def slice_report(
     """The slices' figures for evaluation's JSON: per group, per writer, against the published labels."""
     correct = predictions == labels
     relabelled = labels != published
+    only_published, only_reviewed = int((predictions == published)[relabelled].sum()), int(correct[relabelled].sum())
     per_writer = {}
     for writer in np.unique(writers):
         mine = writers == writer
@@ -48,6 +58,10 @@ def slice_report(
             "accuracy": accuracy(predictions == published),
             "relabelled": int(relabelled.sum()),
             "errors_on_relabelled": int((~correct & relabelled).sum()),
+            # The same answers against both label sets differ only on the relabelled digits: paired there.
+            "right_only_against_published": only_published,
+            "right_only_against_reviewed": only_reviewed,
+            "paired_p_value": round(exact_mcnemar(only_published, only_reviewed), 6),
         },
         "writers": {
             "count": len(per_writer),

@@ -12,7 +12,8 @@ import math
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.stats import binomtest
+
+from mnist_zoo.evaluation.slices import exact_mcnemar
 
 # The recipe keys a band was measured with, besides the variant's own section: what else shapes
 # its spread. A band measured under other values is stale.
@@ -43,9 +44,7 @@ def mcnemar(labels: np.ndarray, base_digits: np.ndarray, head_digits: np.ndarray
         )
     base_right, head_right = base_digits == labels, head_digits == labels
     base_only, head_only = int(np.sum(base_right & ~head_right)), int(np.sum(head_right & ~base_right))
-    discordant = base_only + head_only
-    p_value = 1.0 if discordant == 0 else float(binomtest(min(base_only, head_only), discordant, 0.5).pvalue)
-    return McNemar(base_only, head_only, min(1.0, p_value))
+    return McNemar(base_only, head_only, exact_mcnemar(base_only, head_only))
 
 
 def recipe_fingerprint(params: dict[str, Any], spec: dict[str, Any]) -> str:

@@ -147,9 +147,64 @@ def leaderboard_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def leaderboard_markdown(summary: dict[str, Any]) -> str:
+def ranks(accuracies: dict[str, float]) -> dict[str, int]:
+    """Each variant's place, best first; equal accuracies share the better place."""
+    return {name: 1 + sum(other > accuracy for other in accuracies.values()) for name, accuracy in accuracies.items()}
+
+
+def label_review_markdown(evaluations: dict[str, dict[str, Any]], excluded: int) -> str:
+    """Does the review of the test labels (labels/corrections.csv) change the ranking? Each model's
+    place and accuracy against MNIST's published labels and against the reviewed ones, and the
+    paired test on the relabelled digits: the same answers, right under one label set only."""
+    reviewed = {name: evaluation["accuracy"] for name, evaluation in evaluations.items()}
+    labelled = {name: evaluation.get("slices", {}).get("published_labels") for name, evaluation in evaluations.items()}
+    if any(figures is None or "paired_p_value" not in figures for figures in labelled.values()):
+        return ""  # evaluations written before the paired counts
+    published = {name: figures["accuracy"] for name, figures in labelled.items()}
+    relabelled = max(figures["relabelled"] for figures in labelled.values())
+    lines = ["## Does the label review change the ranking?", ""]
+    if not relabelled and not excluded:
+        return "\n".join(
+            [*lines, "No test label is corrected (labels/corrections.csv): one label set, one ranking.", ""]
+        )
+    before, after = ranks(published), ranks(reviewed)
+    moved = [name for name in evaluations if before[name] != after[name]]
+    lines.append(
+        f"labels/corrections.csv relabels {relabelled} test digits and excludes {excluded}. The same answers scored "
+        "against MNIST's published labels and against the reviewed ones: "
+        + (
+            "the order is unchanged."
+            if not moved
+            else "the order changes: " + ", ".join(f"{name} {before[name]} → {after[name]}" for name in moved) + "."
+        )
+        + " The paired test is McNemar's exact test on the relabelled digits, where alone the two label sets differ."
+    )
+    lines += [
+        "",
+        "| Variant | Place | Published labels | Reviewed labels | Moved (points) "
+        "| Relabelled digits read as reviewed / as published | Paired p |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in sorted(evaluations, key=lambda name: (after[name], before[name])):
+        place = str(after[name]) if before[name] == after[name] else f"{before[name]} → {after[name]}"
+        figures = labelled[name]
+        lines.append(
+            f"| {name} | {place} | {published[name]:.2%} | {reviewed[name]:.2%} "
+            f"| {100 * (reviewed[name] - published[name]):+.2f} "
+            f"| {figures['right_only_against_reviewed']} / {figures['right_only_against_published']} "
+            f"| {figures['paired_p_value']:.3g} |"
+        )
+    return "\n".join([*lines, ""])
+
+
+def leaderboard_markdown(summary: dict[str, Any], label_review: str = "") -> str:
     """results/leaderboard.md (pull-request comments render it)."""
-    return "# Leaderboard (MNIST test set)\n\n" + leaderboard_table(summary) + "\n"
+    return (
+        "# Leaderboard (MNIST test set)\n\n"
+        + leaderboard_table(summary)
+        + "\n"
+        + (f"\n{label_review}" if label_review else "")
+    )
 
 
 def page_columns() -> list[dict[str, str]]:
