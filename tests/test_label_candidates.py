@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from mnist_zoo import config
+from mnist_zoo.data.corrections import Decision, pixel_sha256, record_decisions
 from mnist_zoo.evaluation.label_candidates import rank_candidates
 from mnist_zoo.files import write_npz
 from stages import label_candidates
@@ -69,10 +70,24 @@ def test_the_stage_ranks_each_split_from_the_evaluations_probabilities_and_draws
         write_npz(config.PROBABILITIES_DIR / f"{name}.npz", **{split: table[index] for split, table in arrays.items()})
     label_candidates.main()
     for split, first in (("validation", 200), ("test", 0)):  # validation's ids follow train's
-        table = pd.read_csv(config.LABEL_CANDIDATES_DIR / f"{split}.csv")
+        table = pd.read_csv(config.LABEL_CANDIDATES_DIR / f"{split}.csv", keep_default_na=False)
         assert len(table) == 8
         assert set(table["id"][:5]) == {f"{'test' if split == 'test' else 'train'}:{first + i}" for i in FLIPPED}
         assert (config.LABEL_CANDIDATES_DIR / f"{split}.png").read_bytes().startswith(b"\x89PNG")
+        assert (table["reviewed_by"] == "").all()
+
+    # A reviewer confirms the first test candidate: still listed, marked, and left off the sheet.
+    first = pd.read_csv(config.LABEL_CANDIDATES_DIR / "test.csv").iloc[0]
+    with np.load(config.PREPARED_DIR / "test.npz") as prepared:
+        index = list(prepared["ids"]).index(first["id"])
+        image, published = prepared["images"][index], int(prepared["published"][index])
+    decision = Decision(first["id"], pixel_sha256(image), published, published, "looked at it", "ana")
+    record_decisions(config.CORRECTIONS_PATH, [decision])
+    sheet = (config.LABEL_CANDIDATES_DIR / "test.png").read_bytes()
+    label_candidates.main()
+    table = pd.read_csv(config.LABEL_CANDIDATES_DIR / "test.csv", keep_default_na=False)
+    assert table["id"].tolist()[0] == first["id"] and table["reviewed_by"].tolist()[:2] == ["ana", ""]
+    assert (config.LABEL_CANDIDATES_DIR / "test.png").read_bytes() != sheet
     (config.PROBABILITIES_DIR / f"{variants[-1]}.npz").unlink()
     with pytest.raises(FileNotFoundError, match=f"No probabilities for {variants[-1]}"):
         label_candidates.main()

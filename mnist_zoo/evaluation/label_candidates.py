@@ -26,6 +26,7 @@ COLUMNS = (
     "flagged_by_filter",
     "writer",
     "group",
+    "reviewed_by",  # who decided it in labels/corrections.csv; empty: not reviewed yet
 )
 
 
@@ -37,10 +38,13 @@ def rank_candidates(
     writers: np.ndarray,
     groups: np.ndarray,
     limit: int,
+    reviewed_by: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """The `limit` digits of lowest label quality. `probabilities` is (models, digits, classes), each
     model's out-of-sample probabilities; the score is cleanlab's self-confidence on their mean, the
-    suggestion the mean's most likely digit, and each model's own answer is counted for and against."""
+    suggestion the mean's most likely digit, and each model's own answer is counted for and against.
+    `reviewed_by` (example id -> the decided_by of its corrections row) marks what a person already
+    decided: a confirmed label stays a candidate, marked."""
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
@@ -65,6 +69,7 @@ def rank_candidates(
             "flagged_by_filter": flagged[order],
             "writer": writers[order],
             "group": groups[order],
+            "reviewed_by": [(reviewed_by or {}).get(str(identifier), "") for identifier in ids[order]],
         },
         columns=list(COLUMNS),
     )
