@@ -227,6 +227,9 @@ SECTION_RULES = {
     "labels": {
         "num_candidates": integer(1, MNIST_TRAIN_IMAGES, 100),
         "sheet_candidates": integer(1, 200, 50),
+        # Training-split candidates, opt-in: variant name -> its params section, cross-fitted.
+        "cross_fit": None,
+        "cross_fit_folds": integer(2, 20, 5),
     },
     "robustness": {
         "corruptions": CORRUPTION_LIST,
@@ -354,7 +357,7 @@ def check_params(params: dict[str, Any]) -> None:
             params.get(section, MISSING),
             rules,
             OPTIONAL_SECTION_KEYS,
-            nested={"variants": check_catalogue, "transfer_variants": check_catalogue},
+            nested={"variants": check_catalogue, "transfer_variants": check_catalogue, "cross_fit": check_catalogue},
         )
     data = params["data"]
     if data["subset"] and data["subset"] > MNIST_TRAIN_IMAGES - data["validation_size"]:
@@ -370,6 +373,8 @@ def check_params(params: dict[str, Any]) -> None:
     for catalogue in ("variants", "transfer_variants"):
         for name, dotted in (params["train"].get(catalogue) or {}).items():
             sections[dotted] = f"train.{catalogue}.{name}"
+    for name, dotted in (params["labels"].get("cross_fit") or {}).items():
+        sections.setdefault(dotted, f"labels.cross_fit.{name}")
     for dotted, referrer in sorted(sections.items()):
         spec: Any = params
         for part in dotted.split("."):

@@ -52,7 +52,7 @@ def rank_candidates(
         raise ValueError(f"probabilities of shape {probabilities.shape} do not match {len(labels)} labels")
     mean = probabilities.mean(axis=0)
     scores = get_label_quality_scores(labels, mean)
-    flagged = find_label_issues(labels, mean)
+    flagged = find_label_issues(labels, mean, n_jobs=1)  # no fork: a caller may have JAX running
     answers = probabilities.argmax(axis=2)
     suggested = mean.argmax(axis=1)
     order = np.lexsort((np.arange(len(labels)), scores))[:limit]  # lowest score first, ties by position
