@@ -16,10 +16,10 @@ import json
 import logging
 
 from mnist_zoo import config, runtime
+from mnist_zoo.evaluation.label_candidates import TRAIN_CANDIDATES_DIR
 from mnist_zoo.params import load_params, variant_backend
 
 log = logging.getLogger("train_candidates")
-OUTPUT_DIR = config.RESULTS_DIR / "train_candidates"
 
 
 def cross_fit_spec(params: dict, name: str) -> dict:
@@ -71,14 +71,14 @@ def main(name: str) -> dict:
     candidates = rank_candidates(
         fitted.probabilities[np.newaxis], labels, published, ids, writers, groups, settings["num_candidates"], reviewed
     )
-    atomic_write_bytes(OUTPUT_DIR / f"{name}.csv", candidates_csv(candidates))
+    atomic_write_bytes(TRAIN_CANDIDATES_DIR / f"{name}.csv", candidates_csv(candidates))
     shown = candidates[candidates["reviewed_by"] == ""].head(settings["sheet_candidates"])
     title = (
         f"train: the {len(shown)} unreviewed labels {name} most doubts, cross-fitted over {folds} folds of whole "
         f"writers (of {len(labels):,} digits)"
     )
     by_id = {identifier: images[index] for index, identifier in enumerate(ids)}
-    save_figure(plot_candidates(by_id, shown, 1, title), OUTPUT_DIR / f"{name}.png")
+    save_figure(plot_candidates(by_id, shown, 1, title), TRAIN_CANDIDATES_DIR / f"{name}.png")
     summary = {
         "variant": name,
         "folds": folds,
@@ -87,7 +87,7 @@ def main(name: str) -> dict:
         "out_of_fold_accuracy": round(float((fitted.probabilities.argmax(axis=1) == labels).mean()), 6),
         "seconds": fitted.seconds,
     }
-    atomic_write_bytes(OUTPUT_DIR / f"{name}.json", (json.dumps(summary, indent=2) + "\n").encode())
+    atomic_write_bytes(TRAIN_CANDIDATES_DIR / f"{name}.json", (json.dumps(summary, indent=2) + "\n").encode())
     log.info(
         "%s: out-of-fold accuracy %.2f%%; %d candidates listed, %d read as another digit; %.0f s for %d folds",
         name,

@@ -227,3 +227,31 @@ def test_a_reviewer_answers_with_the_keyboard_resumes_after_a_reload_and_sees_a_
         assert error.startswith(f"labels/corrections.csv:2: the row for {ids[0]} was written against"), error
         assert config.CORRECTIONS_PATH.read_bytes() == edited
         driver.save_screenshot(str(tmp_path / "review.png"))
+
+
+def test_the_training_split_is_reviewed_from_a_cross_fitted_variants_list(queue: labels.Queue, capsys):
+    from mnist_zoo.data.dataset import load_metadata
+    from mnist_zoo.evaluation.label_candidates import TRAIN_CANDIDATES_DIR, candidates_csv, rank_candidates
+
+    arrays = load_metadata(config.PREPARED_DIR / "train.npz", "labels", "published", "ids", "writers", "groups")
+    truth, published, ids, writers, groups = arrays
+    ranked = rank_candidates(
+        zoo_probabilities(truth.astype(int), 1, 2), truth.astype(int), published, ids, writers, groups, 6
+    )
+    TRAIN_CANDIDATES_DIR.mkdir(parents=True)
+    (TRAIN_CANDIDATES_DIR / "mlp_relu.csv").write_bytes(candidates_csv(ranked))
+    assert labels.main(["export", "train.json", "--split", "train", "--variant", "mlp_relu"]) == 0
+    tasks = json.loads(Path("train.json").read_text())
+    assert [task["data"]["example_id"] for task in tasks] == ranked["id"].tolist()
+    train_queue = labels.Queue("train", candidates_path=TRAIN_CANDIDATES_DIR / "mlp_relu.csv")
+    first = ranked["id"][0]
+    train_queue.record([train_queue.decision(first, "exclude", "ana")])
+    assert rows()[first].label is None and first.startswith("train:")
+
+    assert labels.main(["export", "x.json", "--split", "train"]) == 2
+    assert labels.main(["export", "x.json", "--variant", "mlp_relu"]) == 2
+    assert "give --split train with --variant NAME" in capsys.readouterr().err
+    assert labels.main(["export", "x.json", "--split", "train", "--variant", "lenet5"]) == 2
+    assert (
+        "lenet5.csv is missing: run `dvc repro train_candidates (opt in: labels.cross_fit)`" in capsys.readouterr().err
+    )

@@ -61,12 +61,12 @@ def test_the_flipped_training_labels_rank_first_from_models_that_never_saw_them(
     # Each fold's model trained on exactly the other folds: none saw a digit it was asked about.
     images = train["images"][..., np.newaxis]
     assert [np.array_equal(seen, images[folds[0].fold != k]) for k, seen in enumerate(trained_on)] == [True] * 4
-    table = pd.read_csv(train_candidates.OUTPUT_DIR / "mlp_relu.csv", keep_default_na=False)
+    table = pd.read_csv(train_candidates.TRAIN_CANDIDATES_DIR / "mlp_relu.csv", keep_default_na=False)
     assert set(table["id"][: len(FLIPPED)]) == {f"train:{index}" for index in FLIPPED}, table.head(8)
     assert (table["suggested"][: len(FLIPPED)] != table["label"][: len(FLIPPED)]).all()
     assert len(summary["fold_accuracy"]) == 4 and summary["out_of_fold_accuracy"] > 0.9
-    assert json.loads((train_candidates.OUTPUT_DIR / "mlp_relu.json").read_text())["folds"] == 4
-    assert (train_candidates.OUTPUT_DIR / "mlp_relu.png").read_bytes().startswith(b"\x89PNG")
+    assert json.loads((train_candidates.TRAIN_CANDIDATES_DIR / "mlp_relu.json").read_text())["folds"] == 4
+    assert (train_candidates.TRAIN_CANDIDATES_DIR / "mlp_relu.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_variant_not_opted_in_or_a_missing_section_is_refused(in_tmp_project: Path):

@@ -14,6 +14,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from mnist_zoo.config import RESULTS_DIR
+
+# The training split's lists, one per cross-fitted variant (stages/train_candidates.py), beside
+# config.LABEL_CANDIDATES_DIR's validation and test lists.
+TRAIN_CANDIDATES_DIR = RESULTS_DIR / "train_candidates"
+
 COLUMNS = (
     "rank",
     "id",

@@ -4,6 +4,7 @@
                                                             its writer's other digits, the zoo's answers;
                                                             Enter = label is right, 0-9 = should be N,
                                                             x = not a usable digit
+    mnist-labels review --split train --variant mlp_relu    the training split's (labels.cross_fit)
     mnist-labels export tasks.json [--split test]           the candidates as Label Studio tasks
                                                             (and tasks.xml, its labelling config)
     mnist-labels import export.json [--split test]          a Label Studio JSON export into the file
@@ -29,6 +30,7 @@ import pandas as pd
 from mnist_zoo import config
 from mnist_zoo.data import labelstudio
 from mnist_zoo.data.corrections import EXCLUDE, Decision, example_id, pixel_sha256, read_corrections, record_decisions
+from mnist_zoo.evaluation.label_candidates import TRAIN_CANDIDATES_DIR
 
 OTHER_DIGITS = 8  # of the writer's, per class shown beside a candidate
 
@@ -44,11 +46,16 @@ class Queue:
         prepared_dir: Path = config.PREPARED_DIR,
         probabilities_dir: Path = config.PROBABILITIES_DIR,
         corrections_path: Path = config.CORRECTIONS_PATH,
+        candidates_path: Path | None = None,
     ):
-        candidates_path, split_path = candidates_dir / f"{split}.csv", prepared_dir / f"{split}.npz"
+        """`candidates_path` defaults to `candidates_dir`/<split>.csv (label_candidates' lists); the
+        training split's lists are train_candidates@<variant>'s."""
+        candidates_path = candidates_dir / f"{split}.csv" if candidates_path is None else candidates_path
+        split_path = prepared_dir / f"{split}.npz"
         for path in (candidates_path, split_path):
             if not path.is_file():
-                raise FileNotFoundError(f"{path} is missing: run `dvc repro label_candidates` (or `dvc pull`) first.")
+                rerun = "train_candidates (opt in: labels.cross_fit)" if split == "train" else "label_candidates"
+                raise FileNotFoundError(f"{path} is missing: run `dvc repro {rerun}` (or `dvc pull`) first.")
         self.split, self.corrections_path = split, corrections_path
         self.candidates = pd.read_csv(candidates_path).to_dict("records")
         with np.load(split_path) as arrays:
@@ -241,11 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     imported = commands.add_parser("import", help="a Label Studio JSON export into the corrections file")
     imported.add_argument("export", type=Path)
     for command in (review, export, imported):
-        command.add_argument("--split", choices=("test", "validation"), default="test")
+        command.add_argument("--split", choices=("test", "validation", "train"), default="test")
+        command.add_argument("--variant", help="with --split train: the cross-fitted variant whose list to review")
         command.add_argument("--corrections", type=Path, default=config.CORRECTIONS_PATH)
     arguments = parser.parse_args(argv)
     try:
-        queue = Queue(arguments.split, corrections_path=arguments.corrections)
+        if (arguments.split == "train") != bool(arguments.variant):
+            raise ValueError(
+                "the training split's candidates are per cross-fitted variant: give --split train with "
+                "--variant NAME (a key of labels.cross_fit), and --variant only with --split train."
+            )
+        listed = TRAIN_CANDIDATES_DIR / f"{arguments.variant}.csv" if arguments.variant else None
+        queue = Queue(arguments.split, corrections_path=arguments.corrections, candidates_path=listed)
         if arguments.command == "export":
             count = export_tasks(queue, arguments.tasks, arguments.limit)
             print(f"{count} tasks in {arguments.tasks}; the labelling config in {arguments.tasks.with_suffix('.xml')}")
