@@ -176,7 +176,7 @@ def outputs(body: dict) -> dict[str, tuple[str, dict]]:
     return found
 
 
-IN_GIT = ("report", "scores", "scores_transfer", "label_candidates")
+IN_GIT = ("report", "scores", "scores_transfer", "label_candidates", "train_candidates")
 
 
 def test_what_a_reviewer_reads_is_in_git_and_the_rest_in_the_cache():
@@ -196,6 +196,7 @@ def test_what_a_reviewer_reads_is_in_git_and_the_rest_in_the_cache():
         "results/metrics.json": {"report"},
         "results/data.json": {"report"},
         "metrics/scores/${key}.json": {"scores", "scores_transfer"},
+        "results/train_candidates/${key}.json": {"train_candidates"},  # opt-in: a cross-fit's cost
     }
     headline = {path for plot in DVC_YAML["plots"] for spec in plot.values() for path in spec["y"]}
     assert headline == {"results/training_curves.csv", "results/reliability.csv"}
