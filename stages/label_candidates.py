@@ -23,7 +23,7 @@ SPLITS = ("validation", "test")
 
 def main() -> None:
     params = load_params()
-    from mnist_zoo.data.corrections import example_id, read_corrections
+    from mnist_zoo.data.corrections import read_corrections
     from mnist_zoo.data.dataset import load_metadata
     from mnist_zoo.evaluation.label_candidates import candidates_csv, plot_candidates, rank_candidates
     from mnist_zoo.figures import save_figure
@@ -37,7 +37,7 @@ def main() -> None:
             f"No probabilities for {', '.join(missing)} in {config.PROBABILITIES_DIR}: run `dvc repro` "
             "(each evaluate@ stage writes its variant's)."
         )
-    reviewed = {example_id(row.source, row.index): row.decided_by for row in read_corrections(config.CORRECTIONS_PATH)}
+    reviewed = {row.id: row.decided_by for row in read_corrections(config.CORRECTIONS_PATH)}
     for split in SPLITS:
         path = config.PREPARED_DIR / f"{split}.npz"
         images, labels, published, ids, writers, groups = load_metadata(

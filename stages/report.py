@@ -74,9 +74,7 @@ def main(
     project_metrics = summary(records, labels)
     write_json_in_order(config.RESULTS_METRICS_PATH, project_metrics)
     data = counts(read_catalog(config.CATALOG_PATH))
-    review = label_review_markdown(
-        {name: evaluations[name] for name in names}, data.get("corrections", {}).get("excluded", {}).get("test", 0)
-    )
+    review = label_review_markdown(evaluations, data.get("corrections", {}).get("excluded", {}).get("test", 0))
     atomic_write_bytes(config.LEADERBOARD_PATH, leaderboard_markdown(project_metrics, review).encode())
     table = leaderboard(project_metrics)
 

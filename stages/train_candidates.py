@@ -41,7 +41,7 @@ def main(name: str) -> dict:
     spec = cross_fit_spec(params, name)
     import numpy as np
 
-    from mnist_zoo.data.corrections import example_id, read_corrections
+    from mnist_zoo.data.corrections import read_corrections
     from mnist_zoo.data.dataset import load_metadata, load_split
     from mnist_zoo.evaluation.label_candidates import candidates_csv, plot_candidates, rank_candidates
     from mnist_zoo.figures import save_figure
@@ -67,7 +67,7 @@ def main(name: str) -> dict:
         load_split(config.PREPARED_DIR / "validation.npz"),
         folds,
     )
-    reviewed = {example_id(row.source, row.index): row.decided_by for row in read_corrections(config.CORRECTIONS_PATH)}
+    reviewed = {row.id: row.decided_by for row in read_corrections(config.CORRECTIONS_PATH)}
     candidates = rank_candidates(
         fitted.probabilities[np.newaxis], labels, published, ids, writers, groups, settings["num_candidates"], reviewed
     )

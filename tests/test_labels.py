@@ -43,7 +43,7 @@ def queue(in_tmp_project: Path) -> labels.Queue:
 
 
 def rows(path: Path = config.CORRECTIONS_PATH) -> dict[str, corrections.Correction]:
-    return {corrections.example_id(row.source, row.index): row for row in corrections.read_corrections(path)}
+    return {row.id: row for row in corrections.read_corrections(path)}
 
 
 def test_each_candidate_comes_with_its_writers_other_digits_and_every_models_answer(queue: labels.Queue):

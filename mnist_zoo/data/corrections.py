@@ -33,6 +33,10 @@ class Correction(NamedTuple):
     decided_by: str
     line: int  # where it is in the file, for messages
 
+    @property
+    def id(self) -> str:
+        return example_id(self.source, self.index)
+
 
 def pixel_sha256(image: np.ndarray) -> str:
     """The SHA-256 of an image's 784 uint8 pixel bytes, row by row: the example's content, whatever
@@ -105,7 +109,7 @@ def apply_corrections(
     for correction in corrections:
         if correction.source != source:
             continue
-        where, identifier = f"{path}:{correction.line}", example_id(source, correction.index)
+        where, identifier = f"{path}:{correction.line}", correction.id
         if correction.index >= len(images):
             raise ValueError(f"{where}: no example {identifier}: MNIST's {source} file has {len(images)} images.")
         actual = pixel_sha256(images[correction.index])
@@ -156,7 +160,7 @@ def record_decisions(path: Path, decisions: list[Decision]) -> list[int]:
     from mnist_zoo.files import atomic_write_bytes
 
     text = path.read_text() if path.is_file() else ""
-    existing = {example_id(row.source, row.index): row for row in parse_corrections(text, path)}
+    existing = {row.id: row for row in parse_corrections(text, path)}
     lines = text.splitlines(keepends=True) or [",".join(COLUMNS) + "\n"]
     if not lines[-1].endswith("\n"):
         lines[-1] += "\n"

@@ -29,7 +29,7 @@ import pandas as pd
 
 from mnist_zoo import config
 from mnist_zoo.data import labelstudio
-from mnist_zoo.data.corrections import EXCLUDE, Decision, example_id, pixel_sha256, read_corrections, record_decisions
+from mnist_zoo.data.corrections import EXCLUDE, Decision, pixel_sha256, read_corrections, record_decisions
 from mnist_zoo.evaluation.label_candidates import TRAIN_CANDIDATES_DIR
 
 OTHER_DIGITS = 8  # of the writer's, per class shown beside a candidate
@@ -87,7 +87,7 @@ class Queue:
 
     def decisions(self) -> dict[str, dict[str, Any]]:
         """The corrections file's rows for this split's candidates (the file re-read: hand edits count)."""
-        rows = {example_id(row.source, row.index): row for row in read_corrections(self.corrections_path)}
+        rows = {row.id: row for row in read_corrections(self.corrections_path)}
         return {
             identifier: {
                 "label": EXCLUDE if row.label is None else row.label,
