@@ -2,10 +2,10 @@
 calibration (before and after a temperature fitted on the validation split), its predicted digit
 for every test image (for paired tests between revisions), a confusion matrix, a reliability
 diagram, a grid of its most confident mistakes, and its slices: each writer group (employees,
-students), each writer (the spread; the worst writers and their digits), and the published labels
-beside the corrected ones.
+students), each writer (the spread; the worst writers and their digits), the published labels
+beside the corrected ones, and your writers (digits/, as preprocess put them in own.npz).
 
-Reads data/models/<name>.keras, data/prepared/{validation,test}.npz and the training summary;
+Reads data/models/<name>.keras, data/prepared/{validation,test,own}.npz and the training summary;
 writes metrics/evaluation/<name>.json (the validation split's accuracy and loss too), metrics/predictions/<name>.npy,
 metrics/probabilities/<name>.npz (its probabilities on the validation and test digits),
 plots/confusion/<name>.{csv,png}, plots/reliability/<name>.{csv,png}, plots/misclassified/<name>.png
@@ -44,11 +44,18 @@ def main(name: str) -> dict[str, Any]:
         config.PREPARED_DIR / "test.npz", "published", "ids", "writers", "groups"
     )
     validation_images, validation_labels = load_split(config.PREPARED_DIR / "validation.npz")
+    own_images, own_labels = load_split(config.PREPARED_DIR / "own.npz")
+    own_ids, own_writers = load_metadata(config.PREPARED_DIR / "own.npz", "ids", "writers")
     model = keras.saving.load_model(config.MODELS_DIR / f"{name}.keras")
 
     probabilities, images_per_second = scoring.predict_timed(model, images)
     validation_probabilities = model.predict(validation_images, batch_size=config.PREDICT_BATCH_SIZE, verbose=0)
     predictions = probabilities.argmax(axis=1)
+    own_predictions = (
+        model.predict(own_images, batch_size=config.PREDICT_BATCH_SIZE, verbose=0).argmax(axis=1)
+        if len(own_labels)
+        else np.zeros(0, dtype=int)
+    )
     calibrated = calibration.calibration_report(
         probabilities, labels, validation_probabilities, validation_labels, num_bins
     )
@@ -60,7 +67,8 @@ def main(name: str) -> dict[str, Any]:
         "calibration": calibrated,
         "slices": slices.slice_report(
             labels, published, predictions, writers, groups, ids, params["evaluate"]["num_worst_writers"]
-        ),
+        )
+        | {"own": slices.own_report(own_labels, own_predictions, own_ids, own_writers)},
         # What a search chooses on (stages/scores.py puts it in git beside the test figures).
         "validation": {
             key: value
@@ -112,6 +120,8 @@ def main(name: str) -> dict[str, Any]:
         results["slices"]["writers"]["min_accuracy"],
         results["slices"]["published_labels"]["accuracy"],
     )
+    if len(own_labels):
+        log.info("%s: your writers' %d digits %.4f", name, len(own_labels), results["slices"]["own"]["accuracy"])
     log.info(
         "%s: test accuracy %.4f, loss %.4f, macro F1 %.4f, ECE %.4f (%.4f at temperature %.2f), %.0f images/s",
         name,

@@ -1,7 +1,7 @@
 """The results a reviewer reads, in git (results/, `cache: false`): the summary of every variant
 (results/metrics.json, the project's metrics), the leaderboard, a model card per variant and the
 cross-model figures (training curves, accuracy against training time, per-digit F1, reliability,
-accuracy under each corruption, accuracy across writers), and the data card (results/data.md, its
+accuracy under each corruption, accuracy across writers, your writers' digits), and the data card (results/data.md, its
 counts in results/data.json) from preprocess's catalog.
 
 Reads metrics/evaluation/<name>.json, metrics/robustness/<name>.json, metrics/training/<name>/,
@@ -19,6 +19,7 @@ import pandas as pd
 
 from mnist_zoo import config, runtime
 from mnist_zoo.data.catalog import counts, data_card, read_catalog
+from mnist_zoo.data.dataset import load_metadata
 from mnist_zoo.figures import save_figure
 from mnist_zoo.files import atomic_write_bytes
 from mnist_zoo.params import catalogue, load_params, variant_spec
@@ -35,6 +36,7 @@ from mnist_zoo.reporting.leaderboard import (
 from mnist_zoo.reporting.zoo_figures import (
     plot_curves,
     plot_leaderboard,
+    plot_own_digits,
     plot_per_class_f1,
     plot_reliability,
     plot_robustness,
@@ -103,6 +105,9 @@ def main(
         "reliability.png": plot_reliability(reliability),
         "robustness.png": plot_robustness(robustness),
         "writers.png": plot_writers(evaluations),
+        "own_digits.png": plot_own_digits(
+            *load_metadata(config.PREPARED_DIR / "own.npz", "images", "labels", "ids"), evaluations
+        ),
     }
     for file_name, figure in plots.items():
         save_figure(figure, config.RESULTS_DIR / file_name)

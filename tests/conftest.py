@@ -257,7 +257,7 @@ def synthetic_metadata(split: str, labels: np.ndarray, first: int = 0) -> dict[s
 
 
 def write_prepared(directory: Path, num_train: int = 200, num_validation: int = 60, num_test: int = 100) -> None:
-    """data/prepared/: {train,validation,test}.npz of synthetic digits, the catalog and inputs.json,
+    """data/prepared/: {train,validation,test,own}.npz of synthetic digits, the catalog and inputs.json,
     as preprocess writes them (validation's ids follow train's in the training file)."""
     directory.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -279,6 +279,26 @@ def write_prepared(directory: Path, num_train: int = 200, num_validation: int = 
                 }
             )
         )
+    # Your writers' slice: ten digits by "you" (digits/you/<label>/<n>.png).
+    images, labels = synthetic_digits(10, seed=20)
+    ids = np.array([f"own:you/{label}/{index}.png" for index, label in enumerate(labels)])
+    writers, groups = np.full(10, "you"), np.full(10, "own")
+    np.savez(
+        directory / "own.npz", images=images, labels=labels, published=labels, ids=ids, writers=writers, groups=groups
+    )
+    rows.append(
+        pd.DataFrame(
+            {
+                "id": ids,
+                "sha256": [pixel_sha256(image) for image in images],
+                "published": labels.astype(str),
+                "label": labels.astype(str),
+                "writer": writers,
+                "group": groups,
+                "split": "own",
+            }
+        )
+    )
     write_catalog(directory / CATALOG_PATH.name, pd.concat(rows, ignore_index=True))
     split = {"validation_split": "writer", "validation_size": num_validation, "split_seed": 0}
     (directory / DATA_INPUTS_PATH.name).write_bytes(inputs_json({}, CORRECTIONS_PATH, 0, split))

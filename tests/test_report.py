@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -70,12 +71,12 @@ def test_markdown_formats_every_column():
     )
     header, rule, row = markdown.strip().splitlines()[-3:]
     assert header == (
-        "| Variant | Test accuracy | Employees | Students | Published labels | Macro F1 | Post reported | ECE "
+        "| Variant | Test accuracy | Employees | Students | Published labels | Your writers | Macro F1 | Post reported | ECE "
         "| Corrupted | Other writers | Not a digit (AUROC) | Parameters | Training s | Epochs | Images/s |"
     )
     # No robustness ran.
     assert row == (
-        "| lenet5 | 98.77% | 99.17% | 98.37% | 98.67% | 0.9867 | - | - | - | - | - | 1,000 | 123 | 3 | 5,000 |"
+        "| lenet5 | 98.77% | 99.17% | 98.37% | 98.67% | - | 0.9867 | - | - | - | - | - | 1,000 | 123 | 3 | 5,000 |"
     )
 
 
@@ -114,6 +115,18 @@ def test_main_overlays_every_variants_curves(tiny_project: Path):
         assert summary[figure] == {name: evaluations[name][key] for name in ("lenet5", "flagship")}
     assert summary["ece"] == {name: evaluations[name]["calibration"]["ece"] for name in ("lenet5", "flagship")}
     assert summary["ood_auroc"] == {}  # no robustness stage ran here: left out, not null
+    # Your writers' ten digits (own.npz): each model's share and answers, the card's line, their sheet.
+    with np.load("data/prepared/own.npz") as own:
+        own_labels, own_ids = own["labels"], own["ids"]
+    for name in ("lenet5", "flagship"):
+        read = evaluations[name]["slices"]["own"]
+        assert read["images"] == 10 and set(read["answers"]) == set(own_ids.tolist())
+        right = sum(read["answers"][i] == label for i, label in zip(own_ids, own_labels, strict=True))
+        assert summary["own_accuracy"][name] == read["accuracy"] == right / 10
+    assert f"your writers' digits (10, digits/): accuracy {summary['own_accuracy']['lenet5']:.2%}" in (
+        Path("results/cards/lenet5.md").read_text()
+    )
+    assert Path("results/own_digits.png").read_bytes().startswith(b"\x89PNG")
 
     card = Path("results/cards/lenet5.md").read_text()
     evaluation = json.loads(Path("metrics/evaluation/lenet5.json").read_text())

@@ -3,7 +3,8 @@ file and its index there (`train:12345`, `test:947`), stable across versions of 
 `sha256` is that of its 784 pixel bytes, so a changed image is seen even under the same id. Beside
 them: the label MNIST published and the one used (after labels/corrections.csv: a digit, or
 `exclude`), its writer and writer group from QMNIST, and where it went (train, validation, test,
-or `unused` when a quick run's subset left it out).
+or `unused` when a quick run's subset left it out). Your own digits (digits/, own_digits.py) follow,
+`own:<writer>/<digit>/<file>`, in split `own` (the slice every evaluation reports) or `train`.
 
 The data card (results/data.md, in git) is the catalog counted: per class, writer group and split,
 with the version of every input it was made from.
@@ -19,10 +20,13 @@ import pandas as pd
 
 from mnist_zoo.config import NUM_CLASSES
 from mnist_zoo.data.corrections import EXCLUDE
+from mnist_zoo.data.own_digits import GROUP, OwnDigits
 from mnist_zoo.files import atomic_write_bytes
 
 COLUMNS = ("id", "sha256", "published", "label", "writer", "group", "split")
-SPLITS = ("train", "validation", "test", "excluded", "unused")
+SPLITS = ("train", "validation", "test", "own", "excluded", "unused")
+# Where an example is read by the models: trained on, selected on, tested on, your writers' slice.
+PLACED = ("train", "validation", "test", "own")
 
 
 def write_catalog(path: Path, catalog: pd.DataFrame) -> None:
@@ -65,10 +69,27 @@ def catalog_rows(
     )
 
 
+def own_catalog_rows(own: OwnDigits, hashes: list[str], trains: np.ndarray) -> pd.DataFrame:
+    """Your digits' rows: the label is the folder's, the split `train` for those that train, else `own`."""
+    labels = own.labels.astype(str)
+    return pd.DataFrame(
+        {
+            "id": own.ids,
+            "sha256": hashes,
+            "published": labels,
+            "label": labels,
+            "writer": own.writers,
+            "group": GROUP,
+            "split": np.where(trains, "train", "own"),
+        },
+        columns=list(COLUMNS),
+    )
+
+
 def counts(catalog: pd.DataFrame) -> dict[str, Any]:
     """Per split: its images, writers and per writer group and class the images (a DVC metric, so
     `dvc metrics diff` shows a data change), and the writers any two splits share."""
-    placed = catalog[catalog["split"].isin(["train", "validation", "test"])]
+    placed = catalog[catalog["split"].isin(PLACED)]
     result: dict[str, Any] = {"splits": {}}
     for split, rows in placed.groupby("split", sort=False):
         result["splits"][split] = {
@@ -107,7 +128,8 @@ def data_card(summary: dict[str, Any], inputs: dict[str, Any]) -> str:
         "",
         "What `preprocess` made of MNIST (written by `report` from data/prepared/catalog.csv, one row per",
         "example: [docs/data.md](../docs/data.md)). Writer groups are QMNIST's NIST series: Census Bureau",
-        "employees (series 0 and 1) and high-school students (series 4).",
+        f"employees (series 0 and 1) and high-school students (series 4); `{GROUP}` is your writers' digits",
+        "(digits/, [docs/data.md](../docs/data.md#your-own-digits)).",
         "",
         "| Split | Group | Images | " + " | ".join(str(digit) for digit in range(NUM_CLASSES)) + " |",
         "|---|---|---:|" + "---:|" * NUM_CLASSES,
@@ -134,14 +156,26 @@ def data_card(summary: dict[str, Any], inputs: dict[str, Any]) -> str:
         "|---|---|",
     ]
     lines += [f"| {name} | `{digest}` |" for name, digest in inputs["files"].items()]
+    lines += [
+        f"| digits/{writer} ({entry['images']:,} files) | `{entry['sha256']}` (of their paths and bytes) |"
+        for writer, entry in inputs.get("own_digits", {}).items()
+    ]
     return "\n".join(lines) + "\n"
 
 
-def inputs_json(files: dict[str, str], corrections_path: Path, num_corrections: int, split: dict[str, Any]) -> bytes:
-    """What the catalog was made from: each input file's SHA-256, the corrections, the split's params."""
+def inputs_json(
+    files: dict[str, str],
+    corrections_path: Path,
+    num_corrections: int,
+    split: dict[str, Any],
+    own_digits: dict[str, Any] | None = None,
+) -> bytes:
+    """What the catalog was made from: each input file's SHA-256, the corrections, the split's params
+    and your writers' folders (their images and digest, own_digits.folder_digest)."""
     record = {
         "files": files,
         "corrections": {"path": corrections_path.as_posix(), "rows": num_corrections},
         "split": split,
+        "own_digits": own_digits or {},
     }
     return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()

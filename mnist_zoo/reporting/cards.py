@@ -134,19 +134,30 @@ def slice_lines(slices: dict[str, Any] | None) -> list[str]:
         f"{entry['writer']} ({entry['group']}) {entry['accuracy']:.0%} of {entry['images']}"
         for entry in writers["worst"]
     )
-    return [
-        "## Writers (test set, QMNIST's writer IDs)",
-        "",
-        f"- Census Bureau employees' digits ({groups['employees']['images']:,}): accuracy "
-        f"{groups['employees']['accuracy']:.2%}; high-school students' ({groups['students']['images']:,}): "
-        f"{groups['students']['accuracy']:.2%}",
-        f"- across its {writers['count']} writers: median {writers['median_accuracy']:.2%}, 5th percentile "
-        f"{writers['p05_accuracy']:.2%}; worst (10 digits or more): {worst or 'none'}",
-        f"- against MNIST's published labels: accuracy {published['accuracy']:.2%} "
-        f"({published['relabelled']} test labels corrected, "
-        f"{published['errors_on_relabelled']} of its mistakes on them)",
-        "",
-    ]
+    return (
+        [
+            "## Writers (test set, QMNIST's writer IDs)",
+            "",
+            f"- Census Bureau employees' digits ({groups['employees']['images']:,}): accuracy "
+            f"{groups['employees']['accuracy']:.2%}; high-school students' ({groups['students']['images']:,}): "
+            f"{groups['students']['accuracy']:.2%}",
+            f"- across its {writers['count']} writers: median {writers['median_accuracy']:.2%}, 5th percentile "
+            f"{writers['p05_accuracy']:.2%}; worst (10 digits or more): {worst or 'none'}",
+            f"- against MNIST's published labels: accuracy {published['accuracy']:.2%} "
+            f"({published['relabelled']} test labels corrected, "
+            f"{published['errors_on_relabelled']} of its mistakes on them)",
+        ]
+        + own_lines(slices.get("own"))
+        + [""]
+    )
+
+
+def own_lines(own: dict[str, Any] | None) -> list[str]:
+    """Your writers (digits/): the card's line, or how to add them."""
+    if not own or not own["images"]:
+        return ["- your writers: none yet (digits/README.md says how to add your own digits)"]
+    per_writer = ", ".join(f"{writer} {right}/{count}" for writer, (count, right) in own["per_writer"].items())
+    return [f"- your writers' digits ({own['images']:,}, digits/): accuracy {own['accuracy']:.2%} ({per_writer})"]
 
 
 def calibration_lines(calibration: dict[str, Any] | None, log_loss: float) -> list[str]:

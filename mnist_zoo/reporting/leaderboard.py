@@ -57,6 +57,8 @@ FIGURES = (
     Figure(
         "published_accuracy", "Published labels", "percent", lambda r: slice_figure(r, "published_labels", "accuracy")
     ),
+    # Your writers (digits/, none until someone adds theirs): the digits it did not train on.
+    Figure("own_accuracy", "Your writers", "percent", lambda r: slice_figure(r, "own", "accuracy")),
     Figure("f1_macro", "Macro F1", "score", lambda r: r.evaluation["f1_macro"]),
     Figure("reported_accuracy", "Post reported", "percent", lambda r: r.spec.get("reported_accuracy")),
     Figure("ece", "ECE", "score", lambda r: r.evaluation.get("calibration", {}).get("ece")),

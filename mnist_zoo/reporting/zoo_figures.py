@@ -159,6 +159,41 @@ def plot_writers(evaluations: dict[str, dict[str, Any]]) -> plt.Figure:
     return figure
 
 
+OWN_DIGITS_SHOWN = 48  # the sheet's first digits (path order); the evaluations count them all
+
+
+def plot_own_digits(
+    images: np.ndarray, labels: np.ndarray, ids: np.ndarray, evaluations: dict[str, dict[str, Any]]
+) -> plt.Figure:
+    """Your writers' digits (data/prepared/own.npz), each titled with its label and how many models
+    read it right, in red with the answers of those that did not: whose handwriting the zoo misreads."""
+    answers = {
+        name: evaluation["slices"]["own"]["answers"]
+        for name, evaluation in evaluations.items()
+        if "own" in evaluation.get("slices", {})
+    }
+    shown = min(len(ids), OWN_DIGITS_SHOWN)
+    columns = min(8, max(1, shown))
+    rows = max(1, -(-shown // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows + 0.5), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    if not shown:
+        axes[0, 0].text(0.5, 0.5, "No digits of your own yet: digits/README.md", ha="center", va="center", fontsize=9)
+        axes[0, 0].set_xlim(0, 1)
+    for axis, image, label, identifier in zip(axes.flat, images, labels, ids, strict=False):
+        wrong = sorted({str(by[identifier]) for by in answers.values() if by.get(identifier, label) != label})
+        right = sum(by.get(identifier) == label for by in answers.values())
+        axis.imshow(image.squeeze(), cmap="gray_r", vmin=0, vmax=255)
+        text = f"{identifier.removeprefix('own:')}\n{label}: {right}/{len(answers)} right"
+        axis.set_title(
+            text + (f"\nread {', '.join(wrong)}" if wrong else ""), fontsize=7, color="#c0392b" if wrong else "black"
+        )
+    figure.suptitle(f"Your writers: {shown} of {len(ids)} digits, each with the zoo's answers", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
 def read_reliability(reliability_dir: Path, names: list[str]) -> pd.DataFrame:
     """Every variant's reliability bins (evaluate's plots/reliability/<name>.csv) in one long table."""
     frames = [
