@@ -94,6 +94,27 @@ def test_each_models_answers_on_the_changed_test_examples_are_judged_by_each_sid
     assert "| reads_9 | 2 | 1 | 1 | 0 |" in markdown and "![changed examples](sheet.png)" in markdown
 
 
+def test_a_folder_of_your_digits_added_is_listed_by_path_with_each_models_answers_on_it():
+    mine = catalog([("own:bob/2/a.png", "y", "2", "own"), ("own:alice/7/b.png", "x", "7", "own")])
+    mine["writer"] = ["bob", "alice"]
+    new = pd.concat([OLD, mine], ignore_index=True)
+    changes = data_diff.diff_catalogs(OLD, new)
+    assert changes[["id", "source", "change", "split_new"]].values.tolist() == [
+        ["own:alice/7/b.png", "own", "added", "own"],
+        ["own:bob/2/a.png", "own", "added", "own"],
+    ]
+    evaluations = {
+        "reads_both": {"own:alice/7/b.png": 7, "own:bob/2/a.png": 2},
+        "misreads_bob": {"own:alice/7/b.png": 7, "own:bob/2/a.png": 3},
+        "before_the_slice": None,
+    }
+    own = data_diff.answers_on_own(changes, new, evaluations)
+    assert own == [data_diff.OwnAnswers("misreads_bob", 2, 1), data_diff.OwnAnswers("reads_both", 2, 2)]
+    markdown = data_diff.diff_markdown(changes, [], "main", "head", len(new), None, own)
+    assert "| added | own | 2 | 1 | 1 |" in markdown and "| `own:bob/2/a.png` | added | - → own | - → 2 |" in markdown
+    assert "Each model on the 2 digits of your writers" in markdown and "| misreads_bob | 1 of 2 | 50% |" in markdown
+
+
 def test_no_data_change_is_one_line():
     assert data_diff.diff_markdown(data_diff.diff_catalogs(OLD, OLD), [], "main", "head", 6, None) == (
         "### Data\n\nNo data change: `main` and `head` hold the same 6 examples.\n"
@@ -125,3 +146,13 @@ def test_the_command_diffs_a_revision_against_the_workspace_with_a_contact_sheet
 def test_an_unreadable_revision_names_it_and_the_fix(in_tmp_project: Path):
     with pytest.raises(SystemExit, match="Cannot read data/prepared/catalog.csv at revision 'no-such-rev'"):
         data_diff_tool.main(["no-such-rev"])
+
+
+def test_the_sheet_shows_your_digits_as_preprocess_normalises_them(in_tmp_project: Path):
+    from mnist_zoo.data.digits import load_digit
+    from tests.test_own_digits import draw_digit
+
+    path = draw_digit(Path("digits/alice/4/scan.png"), 4, (150, 200))
+    found = data_diff_tool.raw_images(["own:alice/4/scan.png", "own:alice/4/gone.png"])
+    assert list(found) == ["own:alice/4/scan.png"]
+    np.testing.assert_array_equal(found["own:alice/4/scan.png"], np.round(load_digit(path)).astype(np.uint8))

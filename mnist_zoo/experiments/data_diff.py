@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from mnist_zoo.data.catalog import read_catalog
 
-IN_DATA = ("train", "validation", "test")
+IN_DATA = ("train", "validation", "test", "own")  # catalog.PLACED: trained, selected, tested on, or your slice
 CHANGES = ("added", "removed", "moved", "relabelled", "image_changed")
 
 
@@ -45,9 +45,11 @@ def diff_catalogs(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     changes = pd.concat(frames, ignore_index=True)
     identifiers = changes["id"].str.split(":", n=1)
     changes.insert(1, "source", identifiers.str[0])
-    changes["_index"] = identifiers.str[1].astype(int)
-    changes = changes.sort_values(["change", "source", "_index"], key=_change_order, kind="stable")
-    return changes.drop(columns="_index").reset_index(drop=True)
+    # MNIST's by their index in the file, your digits (own:<path>) by their path.
+    changes["_index"] = pd.to_numeric(identifiers.str[1], errors="coerce")
+    changes["_path"] = identifiers.str[1].where(changes["_index"].isna(), "")
+    changes = changes.sort_values(["change", "source", "_index", "_path"], key=_change_order, kind="stable")
+    return changes.drop(columns=["_index", "_path"]).reset_index(drop=True)
 
 
 def _change_order(column: pd.Series) -> pd.Series:
@@ -114,6 +116,32 @@ def answers_on_changes(
     return found
 
 
+@dataclass(frozen=True)
+class OwnAnswers:
+    """One model on your writers' digits that a change added to the slice (or changed there): how
+    many it reads right at the new revision."""
+
+    model: str
+    examples: int
+    right: int
+
+
+def answers_on_own(
+    changes: pd.DataFrame, new: pd.DataFrame, answers: dict[str, dict[str, int] | None]
+) -> list[OwnAnswers]:
+    """Per model whose new evaluation has your writers' answers, how it reads the changed digits of
+    the slice (split `own` on the new side): added, relabelled or redrawn."""
+    labels = new.set_index("id")["label"]
+    touched = sorted(set(changes.loc[changes["split_new"] == "own", "id"]))
+    found = []
+    for model, by_id in sorted(answers.items()):
+        if not by_id or not touched or any(identifier not in by_id for identifier in touched):
+            continue
+        right = sum(str(by_id[identifier]) == labels[identifier] for identifier in touched)
+        found.append(OwnAnswers(model, len(touched), right))
+    return found
+
+
 def contact_sheet(changes: pd.DataFrame, images: dict[str, np.ndarray], limit: int) -> Figure:
     """The first `limit` changed examples (of those whose pixels are known), each captioned with its
     id and what changed."""
@@ -146,7 +174,13 @@ def caption(change: Any) -> str:
 
 
 def diff_markdown(
-    changes: pd.DataFrame, answers: list[Answers], old_name: str, new_name: str, num_examples: int, sheet: str | None
+    changes: pd.DataFrame,
+    answers: list[Answers],
+    old_name: str,
+    new_name: str,
+    num_examples: int,
+    sheet: str | None,
+    own_answers: list[OwnAnswers] = (),
 ) -> str:
     """The Data section: one line when nothing changed; else the counts per change, source and class,
     the changed examples (the first 20 listed), each model's answers on them, and the contact sheet."""
@@ -185,6 +219,16 @@ def diff_markdown(
         lines += [
             f"| {a.model} | {a.right_before} | {a.right_after} | {a.now_wrong} | {a.now_right} |" for a in answers
         ]
+    if own_answers:
+        lines += [
+            "",
+            f"Each model on the {plural(own_answers[0].examples, 'digit')} of your writers this change brings "
+            f"to the slice (`{new_name}`'s evaluations):",
+            "",
+            "| Model | Read right | Share |",
+            "|---|---:|---:|",
+        ]
+        lines += [f"| {a.model} | {a.right} of {a.examples} | {a.right / a.examples:.0%} |" for a in own_answers]
     if sheet:
         lines += ["", f"![changed examples]({sheet})"]
     return "\n".join(lines) + "\n"

@@ -9,17 +9,21 @@ changed.png` for the contact sheet and `--csv changes.csv` for every changed row
 
 import argparse
 import io
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mnist_zoo.config import RAW_DIR
+from mnist_zoo.config import EVALUATION_DIR, RAW_DIR
+from mnist_zoo.data.digits import ImageError, load_digit
+from mnist_zoo.data.own_digits import DIGITS_DIR, SOURCE
 from mnist_zoo.data.prepare import IDX_FILES, decode_split
 from mnist_zoo.experiments.comparison import read_predictions, read_summary
 from mnist_zoo.experiments.data_diff import (
     answers_on_changes,
+    answers_on_own,
     contact_sheet,
     diff_catalogs,
     diff_markdown,
@@ -28,15 +32,39 @@ from mnist_zoo.experiments.data_diff import (
 from mnist_zoo.figures import save_figure
 
 
-def raw_images(identifiers: list[str], raw_dir: Path = RAW_DIR) -> dict[str, np.ndarray]:
-    """The pixels of the examples named, from MNIST's files in the workspace (empty where they are absent)."""
+def raw_images(identifiers: list[str], raw_dir: Path = RAW_DIR, digits_dir: Path = DIGITS_DIR) -> dict[str, np.ndarray]:
+    """The pixels of the examples named, from MNIST's files and digits/ in the workspace (none for
+    those absent)."""
     found = {}
     for source, (images_name, labels_name) in IDX_FILES.items():
         wanted = [int(i.partition(":")[2]) for i in identifiers if i.partition(":")[0] == source]
         if wanted and (raw_dir / images_name).is_file():
             images, _ = decode_split((raw_dir / images_name).read_bytes(), (raw_dir / labels_name).read_bytes(), source)
             found |= {f"{source}:{index}": images[index] for index in wanted if index < len(images)}
+    for identifier in identifiers:  # your digits, normalised as preprocess makes them, from digits/
+        source, _, path = identifier.partition(":")
+        if source == SOURCE and (digits_dir / path).is_file():
+            try:
+                found[identifier] = np.round(load_digit(digits_dir / path)).astype(np.uint8)
+            except ImageError:
+                continue
     return found
+
+
+def own_answers_at(model: str, revision: str | None) -> dict[str, int] | None:
+    """A model's answer on each of your writers' digits, from its evaluation at a revision (the DVC
+    cache or remote) or in the workspace; None where that cannot be had."""
+    path = EVALUATION_DIR / f"{model}.json"
+    try:
+        if revision is None:
+            text = path.read_text()
+        else:
+            import dvc.api
+
+            text = dvc.api.read(path.as_posix(), rev=revision)
+        return json.loads(text)["slices"]["own"]["answers"]
+    except Exception:  # noqa: BLE001 - no evaluation there, or one from before your writers' slice
+        return None
 
 
 def models_at(revision: str | None) -> set[str]:
@@ -58,20 +86,24 @@ def data_section(
     """The Markdown of the data diff and every changed row."""
     old, new = read_catalog_at(old_revision), read_catalog_at(new_revision)
     changes = diff_catalogs(old, new)
-    answers = []
+    answers, own = [], []
     if not changes.empty:
         predictions = {
             model: (read_predictions(model, old_revision), read_predictions(model, new_revision))
             for model in models_at(old_revision) & models_at(new_revision)
         }
         answers = answers_on_changes(changes, old, new, predictions)
+        if (changes["split_new"] == "own").any():
+            own = answers_on_own(
+                changes, new, {model: own_answers_at(model, new_revision) for model in models_at(new_revision)}
+            )
     shown = None
     if sheet is not None and not changes.empty:
         images = raw_images(changes["id"].unique().tolist())
         if images:
             save_figure(contact_sheet(changes, images, limit), sheet)
             shown = sheet.as_posix()
-    return diff_markdown(changes, answers, old_name, new_name, len(new), shown), changes
+    return diff_markdown(changes, answers, old_name, new_name, len(new), shown, own), changes
 
 
 def main(argv: list[str] | None = None) -> None:
