@@ -73,8 +73,9 @@ def running(server: http.server.HTTPServer) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def chromium(profile: Path) -> Iterator["webdriver.Chrome"]:  # noqa: F821
-    """Debian's Chromium through its ChromeDriver, with a fresh profile; always quit."""
+def chromium(profile: Path, downloads: Path | None = None) -> Iterator["webdriver.Chrome"]:  # noqa: F821
+    """Debian's Chromium through its ChromeDriver, with a fresh profile (saving downloads in
+    `downloads`, unasked); always quit."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -82,6 +83,10 @@ def chromium(profile: Path) -> Iterator["webdriver.Chrome"]:  # noqa: F821
     options.binary_location = str(CHROMIUM)
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    if downloads is not None:
+        options.add_experimental_option(
+            "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+        )
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
         yield driver

@@ -161,3 +161,40 @@ def test_the_slice_reads_each_writer_and_each_answer_and_shows_in_the_summary_an
     empty = slices.own_report(*(np.zeros(0, dtype=int),) * 2, np.zeros(0, dtype=str), np.zeros(0, dtype=str))
     assert own_figure.value(Results({"slices": {"own": empty}}, None, {})) is None
     assert "none yet" in own_lines(empty)[0]
+
+
+def test_mnist_digits_add_files_the_pages_drawings_and_named_scans_and_refuses_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+):
+    from mnist_zoo.tools import digits as tool
+
+    downloads = tmp_path / "Downloads"
+    saved = [draw_digit(downloads / f"alice_{d}_20261207T160312-123.png", d) for d in (3, 7)]
+    scan = draw_digit(downloads / "IMG_0042.jpg", 5, (300, 400))
+    root = tmp_path / "digits"
+    assert tool.main(["add", *map(str, saved), "--to", str(root)]) == 0
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png")) == [
+        "alice/3/20261207T160312-123.png",
+        "alice/7/20261207T160312-123.png",
+    ]
+    assert f"dvc add {root.as_posix()}/alice && dvc repro" in capsys.readouterr().err
+    assert tool.main(["add", str(scan), "--writer", "bob", "--digit", "5", "--to", str(root)]) == 0
+    found = own_digits.read_own_digits(root)
+    assert found.ids.tolist() == [
+        "own:alice/3/20261207T160312-123.png",
+        "own:alice/7/20261207T160312-123.png",
+        "own:bob/5/IMG_0042.jpg",
+    ] and found.labels.tolist() == [3, 7, 5]
+
+    # Refused, naming the file, and nothing moves: a name that says no writer, a blank drawing, a clash.
+    unnamed = draw_digit(downloads / "drawing.png", 1)
+    blank = draw_digit(downloads / "alice_1_blank.png", 1, ink=255)
+    again = draw_digit(downloads / "alice_3_20261207T160312-123.png", 3)
+    for bad, says in ((unnamed, "not named <writer>_<digit>_<rest>"), (blank, "no ink"), (again, "already exists")):
+        good = draw_digit(downloads / "alice_2_fine.png", 2)
+        assert tool.main(["add", str(good), str(bad), "--to", str(root)]) == 1
+        err = capsys.readouterr().err
+        assert str(bad) in err and says in err and "nothing was moved" in err
+        assert good.exists() and bad.exists() and not (root / "alice/2/fine.png").exists()
+    with pytest.raises(SystemExit):
+        tool.main(["add", str(unnamed), "--writer", "Bob Smith", "--digit", "1"])

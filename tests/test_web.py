@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -198,9 +199,11 @@ def test_a_person_draws_digits_in_a_real_browser(flagship: Path, tmp_path: Path)
     assert site.build(["flagship"], tmp_path / "site", sources, training_images=30_000)
     images, labels = mnist_split("test")
     answers = []
-    with serve(tmp_path / "site") as url, chromium(tmp_path / "profile") as driver:
+    downloads = tmp_path / "downloads"
+    with serve(tmp_path / "site") as url, chromium(tmp_path / "profile", downloads) as driver:
         open_page(driver, url)
         assert "reduced profile (30,000 training images" in driver.find_element("id", "profile").text
+        saved = save_drawings(driver, images[:3], labels[:3], downloads)
         # The leaderboard's columns are data.json's, from leaderboard.FIGURES: the README's headers,
         # and each value written as the README writes it.
         headers = [cell.text for cell in driver.find_elements("css selector", "#leaderboard th")]
@@ -229,3 +232,40 @@ def test_a_person_draws_digits_in_a_real_browser(flagship: Path, tmp_path: Path)
     assert sum(found["state"] == "digit" for found in answers) >= BROWSER_DIGITS // 2, answers
     assert not_a_digit["state"] == "not-a-digit" and not_a_digit["verdict"] == "not a digit", not_a_digit
     assert Image.open(tmp_path / "page.png").size[0] >= 1000
+
+    # The saved drawings, filed by `mnist-digits add`, are that writer's digits with their labels,
+    # read as the page read them (the page's normalisation is held to Python's above).
+    from mnist_zoo.data.own_digits import read_own_digits
+    from mnist_zoo.tools import digits as filing
+
+    assert filing.main(["add", *map(str, saved), "--to", str(tmp_path / "digits")]) == 0
+    mine = read_own_digits(tmp_path / "digits")
+    assert set(mine.writers) == {"ann-lee"} and mine.labels.tolist() == sorted(labels[:3].tolist())
+
+
+def save_drawings(driver, images: np.ndarray, labels: np.ndarray, downloads: Path) -> list[Path]:
+    """Save each digit drawn, as a person would: the writer's name typed (with a space and capitals,
+    which the page makes a name), the digit chosen, Save. First the refusals: an empty canvas, no name."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "clear").click()
+    driver.find_element(By.ID, "save-button").click()
+    assert "draw a digit first" in driver.find_element(By.ID, "status").text
+    draw(driver, images[0])
+    driver.find_element(By.ID, "save-button").click()
+    assert "writer's name first" in driver.find_element(By.ID, "status").text
+    driver.find_element(By.ID, "writer").send_keys("Ann Lee")
+    saved = []
+    for image, label in zip(images, labels, strict=True):
+        draw(driver, image)
+        Select(driver.find_element(By.ID, "label")).select_by_visible_text(str(label))
+        driver.execute_script("delete document.body.dataset.saved")
+        driver.find_element(By.ID, "save-button").click()
+        name = WebDriverWait(driver, 30).until(lambda page: page.execute_script("return document.body.dataset.saved"))
+        assert name.startswith(f"ann-lee_{label}_") and name.endswith(".png"), name
+        WebDriverWait(driver, 30).until(lambda _, path=downloads / name: path.is_file())
+        saved.append(downloads / name)
+        time.sleep(0.01)  # the next name's millisecond differs
+    return saved

@@ -209,5 +209,36 @@ function showSeen(digit) {
   seen.putImageData(image, 0, 0);
 }
 
+// Saving a drawing as one of your own digits: the canvas as drawn (the pipeline normalises it as it
+// normalises a scan), named writer_digit_time.png for `mnist-digits add` to file in digits/<writer>/<digit>/.
+const writerName = (text) => text.trim().toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+$('writer').value = localStorage.getItem('writer') ?? '';
+$('save').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const writer = writerName($('writer').value);
+  const { data: rgba } = pen.getImageData(0, 0, canvas.width, canvas.height);
+  try {
+    normalise(greyFromRGBA(rgba, canvas.width, canvas.height), canvas.width, canvas.height);
+  } catch (error) {
+    if (!(error instanceof NoInkError)) throw error;
+    $('status').textContent = 'Nothing to save: draw a digit first.';
+    return;
+  }
+  if (!writer) {
+    $('status').textContent = "Give the writer's name first (letters, digits and -).";
+    return;
+  }
+  localStorage.setItem('writer', writer);
+  const time = new Date().toISOString().replace(/[-:]/g, '').replace('.', '-').replace('Z', '');
+  const name = `${writer}_${$('label').value}_${time}.png`;
+  canvas.toBlob((blob) => {
+    const link = Object.assign(document.createElement('a'), { href: URL.createObjectURL(blob), download: name });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    document.body.dataset.saved = name;
+    $('status').textContent = `Saved ${name}: \`mnist-digits add\` files it in digits/${writer}/${$('label').value}/.`;
+  }, 'image/png');
+});
+
 $('status').textContent = 'Draw a digit in the box.';
 document.body.dataset.ready = 'true';
