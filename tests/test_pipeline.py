@@ -271,6 +271,38 @@ def test_a_test_label_fix_retrains_nothing_shows_in_the_diffs_and_going_back_res
     assert {f"train@{name}" for name in VARIANTS} <= set(json.loads(dvc(repo, "status", "--json")))
 
 
+def test_your_digits_added_with_dvc_add_are_a_slice_that_retrains_nothing_until_params_say_train(repo: Path):
+    """A writer's folder in digits/, `dvc add`ed: preprocess, every evaluation and the report rerun,
+    no train stage; each evaluation reads the slice, mnist-data-diff lists the digits added with each
+    model's answers on them. `data.own_digits: train` then makes every model stale."""
+    from tests.test_own_digits import draw_digit
+
+    for number in range(12):
+        draw_digit(repo / "digits" / "tester" / str(number % 10) / f"{number}.png", number % 10, (90 + 5 * number, 120))
+    dvc(repo, "add", "digits/tester")
+    ran = stages_run(dvc(repo, "repro"))
+    assert {"preprocess", "report"} | {f"evaluate@{name}" for name in VARIANTS} <= ran
+    assert not any(stage.startswith("train@") for stage in ran), ran
+    for name in VARIANTS:
+        own = json.loads((repo / f"metrics/evaluation/{name}.json").read_text())["slices"]["own"]
+        assert own["images"] == 12 and own["per_writer"]["tester"][0] == 12
+    summary = json.loads((repo / "results/metrics.json").read_text())
+    assert set(summary["own_accuracy"]) == set(VARIANTS)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "a tester's digits"], repo)
+    assert (repo / "digits/tester.dvc").is_file() and "/tester" in (repo / "digits/.gitignore").read_text()
+
+    diff = run([sys.executable, "-m", "mnist_zoo.tools.data_diff", "HEAD~1", "HEAD"], repo).stdout
+    assert "| added | own | 12 |" in diff and "| `own:tester/0/0.png` | added | - → own | - → 0 |" in diff, diff
+    for name in VARIANTS:
+        right = round(summary["own_accuracy"][name] * 12)
+        assert f"| {name} | {right} of 12 |" in diff, diff
+
+    update_params(repo / "params.yaml", {"data.own_digits": "train"})
+    dvc(repo, "repro", "preprocess")
+    assert {f"train@{name}" for name in VARIANTS} <= set(json.loads(dvc(repo, "status", "--json")))
+
+
 def test_vgg16_transfer_is_opt_in_and_runs_only_its_own_stages(repo: Path, tmp_path: Path):
     import keras
 

@@ -165,31 +165,35 @@ OWN_DIGITS_SHOWN = 48  # the sheet's first digits (path order); the evaluations 
 def plot_own_digits(
     images: np.ndarray, labels: np.ndarray, ids: np.ndarray, evaluations: dict[str, dict[str, Any]]
 ) -> plt.Figure:
-    """Your writers' digits (data/prepared/own.npz), each titled with its label and how many models
-    read it right, in red with the answers of those that did not: whose handwriting the zoo misreads."""
-    answers = {
-        name: evaluation["slices"]["own"]["answers"]
-        for name, evaluation in evaluations.items()
+    """Your writers' digits (data/prepared/own.npz), those the most models misread first, each titled
+    with its writer, its label and how many models read it right, in red with the other answers."""
+    answers = [
+        evaluation["slices"]["own"]["answers"]
+        for evaluation in evaluations.values()
         if "own" in evaluation.get("slices", {})
-    }
-    shown = min(len(ids), OWN_DIGITS_SHOWN)
-    columns = min(8, max(1, shown))
-    rows = max(1, -(-shown // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows + 0.5), squeeze=False)
+    ]
+    right = np.array([sum(by.get(i) == label for by in answers) for i, label in zip(ids, labels, strict=True)])
+    order = np.argsort(right, kind="stable")[:OWN_DIGITS_SHOWN]
+    if not len(order):
+        figure = plt.figure(figsize=(6, 1.2))
+        figure.text(0.5, 0.5, "No digits of your own yet: digits/README.md says how to add them.", ha="center")
+        return figure
+    columns = min(8, len(order))
+    rows = -(-len(order) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(max(1.3 * columns, 4), 1.6 * rows + 0.5), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
-    if not shown:
-        axes[0, 0].text(0.5, 0.5, "No digits of your own yet: digits/README.md", ha="center", va="center", fontsize=9)
-        axes[0, 0].set_xlim(0, 1)
-    for axis, image, label, identifier in zip(axes.flat, images, labels, ids, strict=False):
-        wrong = sorted({str(by[identifier]) for by in answers.values() if by.get(identifier, label) != label})
-        right = sum(by.get(identifier) == label for by in answers.values())
-        axis.imshow(image.squeeze(), cmap="gray_r", vmin=0, vmax=255)
-        text = f"{identifier.removeprefix('own:')}\n{label}: {right}/{len(answers)} right"
-        axis.set_title(
-            text + (f"\nread {', '.join(wrong)}" if wrong else ""), fontsize=7, color="#c0392b" if wrong else "black"
-        )
-    figure.suptitle(f"Your writers: {shown} of {len(ids)} digits, each with the zoo's answers", fontsize=10)
+    for axis, index in zip(axes.flat, order, strict=False):
+        identifier, label = str(ids[index]), int(labels[index])
+        wrong = sorted({str(by[identifier]) for by in answers if by.get(identifier, label) != label})
+        writer = identifier.removeprefix("own:").split("/")[0]
+        axis.imshow(images[index].squeeze(), cmap="gray_r", vmin=0, vmax=255)
+        text = f"{writer}'s {label}: {right[index]}/{len(answers)}" + (f"\nread {', '.join(wrong)}" if wrong else "")
+        axis.set_title(text, fontsize=7, color="#c0392b" if wrong else "black")
+    figure.suptitle(
+        f"Your writers: {len(order)} of {len(ids)} digits, the most misread first (models right of {len(answers)})",
+        fontsize=9,
+    )
     figure.tight_layout()
     return figure
 
