@@ -14,7 +14,9 @@ import platform
 import statistics
 from pathlib import Path
 
-from mnist_zoo.experiments.search import DEFAULT_STORAGE, load_space, open_study, table
+from mnist_zoo.experiments.search_report import table
+from mnist_zoo.experiments.search_space import load_space
+from mnist_zoo.experiments.search_study import DEFAULT_STORAGE, open_study
 from mnist_zoo.files import write_json
 from mnist_zoo.params import load_params
 

@@ -12,7 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
-from mnist_zoo.experiments.search import storage_for
+from mnist_zoo.experiments.search_study import storage_for
 from mnist_zoo.files import write_json
 from tests.postgres_server import postgres_server
 

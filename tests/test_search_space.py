@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mnist_zoo.experiments.search import Dimension, grid_size, load_space, read_dvc_log, switch
+from mnist_zoo.experiments.search_space import Dimension, grid_size, load_space, switch
+from mnist_zoo.experiments.search_trials import read_dvc_log
 from mnist_zoo.params import load_params
 from tests.conftest import PROJECT_ROOT
 
@@ -93,3 +94,63 @@ def test_dvc_s_log_says_which_stages_ran_which_were_restored_and_how_long_the_co
     assert run.stages_restored == ["preprocess"]
     assert run.stage_seconds == 40.5
     assert "Epoch 1/1" in run.log_tail and "DEBUG" not in run.log_tail
+
+
+def test_the_objective_is_the_space_files_a_validation_figure_never_the_test_sets(tmp_path: Path):
+    params = load_params(PROJECT_ROOT / "params.yaml")
+    path = tmp_path / "loss.yaml"
+    path.write_text(
+        "variant: flagship\ntrials: 2\nobjective: validation.loss\nspace:\n  model.dropout: {low: 0.0, high: 0.5}\n"
+    )
+    space = load_space(path, params)
+    assert space.objective == "validation.loss" and space.direction == "minimize"
+    assert space.objective_label == "validation loss"
+    assert load_space(PROJECT_ROOT / "search/flagship.yaml", params).direction == "maximize"
+    path.write_text(path.read_text().replace("validation.loss", "test.accuracy"))
+    with pytest.raises(ValueError, match="never the test set") as error:
+        load_space(path, params)
+    assert str(path) in str(error.value)
+
+
+def study_of(space, values: list[tuple[dict, float]]):
+    """An in-memory Optuna study with these completed trials, as the search would have stored them."""
+    import optuna
+
+    study = optuna.create_study(direction=space.direction)
+    for params, value in values:
+        distributions = {
+            item.key: optuna.distributions.FloatDistribution(item.low, item.high, log=item.log)
+            for item in space.dimensions
+        }
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=value))
+    return study
+
+
+def test_the_studys_picture_is_byte_stable_and_its_axes_read_at_any_range(tmp_path: Path):
+    """Three trials over a learning rate between 0.0125 and 0.027 (inside one decade): a few plain
+    labels on the log axis, not every minor one on top of each other; whole trial numbers."""
+    from mnist_zoo.experiments import search_report
+
+    path = tmp_path / "narrow.yaml"
+    path.write_text(
+        "variant: flagship\ntrials: 3\nspace:\n  model.optimizer.learning_rate: {low: 0.0125, high: 0.027, log: true}\n"
+    )
+    space = load_space(path, load_params(PROJECT_ROOT / "params.yaml"))
+    key = "model.optimizer.learning_rate"
+    study = study_of(space, [({key: 0.013}, 0.981), ({key: 0.02}, 0.985), ({key: 0.026}, 0.983)])
+    figure = search_report.plot_study(study, space)
+    figure.canvas.draw()
+    history, rate = figure.axes[:2]
+    trial_ticks = [tick for tick in history.get_xticks() if history.get_xlim()[0] <= tick <= history.get_xlim()[1]]
+    assert trial_ticks and all(float(tick).is_integer() for tick in trial_ticks), trial_ticks
+    labels = [
+        label.get_text() for label in rate.get_xticklabels() + rate.get_xticklabels(minor=True) if label.get_text()
+    ]
+    assert 2 <= len(labels) <= 5, labels
+    boxes = sorted(
+        (label.get_window_extent() for label in rate.get_xticklabels() if label.get_text()), key=lambda box: box.x0
+    )
+    assert all(left.x1 < right.x0 for left, right in zip(boxes, boxes[1:], strict=False)), "tick labels overlap"
+    assert "validation accuracy (%)" in history.get_ylabel()
+    first, second = (search_report.picture(study, space, tmp_path / f"{n}.png") for n in (1, 2))
+    assert first.read_bytes() == second.read_bytes()
