@@ -80,7 +80,6 @@ def main(
     atomic_write_bytes(config.LEADERBOARD_PATH, leaderboard_markdown(project_metrics, review).encode())
     table = leaderboard(project_metrics)
 
-    data_version = prepared_data_version()
     for name in names:
         training = json.loads((training_dir / name / "metrics.json").read_text())
         card = model_card(
@@ -89,7 +88,7 @@ def main(
             evaluations[name],
             training,
             most_confused(confusion_dir / f"{name}.csv"),
-            data_version,
+            prepared_data_version(name),
             robustness.get(name),
         )
         atomic_write_bytes(config.CARDS_DIR / f"{name}.md", card.encode())

@@ -201,14 +201,21 @@ def test_card_names_the_weakest_digits_and_the_most_confused_pairs(tmp_path: Pat
     assert "data/prepared md5 abc.dir" in card and "machine: not recorded" in card
 
 
-def test_data_version_is_the_lock_files_hash_of_the_prepared_tensors(tmp_path: Path):
+def test_data_version_is_the_lock_files_hash_of_the_tensors_the_model_trained_on(tmp_path: Path):
     lock = tmp_path / "dvc.lock"
     lock.write_text(
         "schema: '2.0'\nstages:\n  preprocess:\n    outs:\n    - path: data/prepared\n"
         "      md5: 0123abc.dir\n      nfiles: 3\n"
+        "  train@lenet5:\n    deps:\n    - path: data/prepared/train.npz\n      md5: aa11\n"
+        "    - path: data/prepared/validation.npz\n      md5: bb22\n    - path: stages/train.py\n      md5: cc33\n"
     )
-    assert cards.prepared_data_version(lock) == "data/prepared md5 0123abc.dir (3 files, dvc.lock)"
-    assert cards.prepared_data_version(tmp_path / "missing.lock").startswith("unknown")
+    # The files a model trained on, from its own stage; a variant without one (a transfer variant),
+    # the prepared tensors as a whole.
+    assert cards.prepared_data_version("lenet5", lock) == (
+        "data/prepared/train.npz md5 aa11 and data/prepared/validation.npz md5 bb22 (train@lenet5 in dvc.lock)"
+    )
+    assert cards.prepared_data_version("vgg16_transfer", lock) == "data/prepared md5 0123abc.dir (3 files, dvc.lock)"
+    assert cards.prepared_data_version("lenet5", tmp_path / "missing.lock").startswith("unknown")
 
 
 def test_short_labels_fall_back_to_the_name_and_refuse_a_label_given_twice():

@@ -12,11 +12,21 @@ from mnist_zoo.config import DVC_LOCK_PATH, PREPARED_DIR
 NUM_WEAKEST, NUM_CONFUSED = 3, 3
 
 
-def prepared_data_version(lock_path: Path = DVC_LOCK_PATH) -> str:
-    """The DVC hash of data/prepared as the lock file records it (what `dvc checkout` restores)."""
+def prepared_data_version(name: str, lock_path: Path = DVC_LOCK_PATH) -> str:
+    """The tensors variant `name` trained on, as the lock file records its train stage's deps (the
+    exact files, so adding your digits for evaluation, which rewrites data/prepared but not these,
+    changes nothing here); else the DVC hash of data/prepared (what `dvc checkout` restores)."""
     if not lock_path.exists():
         return "unknown (no dvc.lock: run through `dvc repro`)"
     stages = (yaml.safe_load(lock_path.read_text()) or {}).get("stages", {})
+    trained = {
+        Path(dep["path"]).name: dep["md5"]
+        for dep in stages.get(f"train@{name}", {}).get("deps", [])
+        if Path(dep["path"]).parent == PREPARED_DIR and dep["path"].endswith(".npz")
+    }
+    if trained:
+        files = " and ".join(f"{PREPARED_DIR.as_posix()}/{file} md5 {md5}" for file, md5 in sorted(trained.items()))
+        return f"{files} (train@{name} in dvc.lock)"
     for out in stages.get("preprocess", {}).get("outs", []):
         if out.get("path") == PREPARED_DIR.as_posix():
             return f"{PREPARED_DIR.as_posix()} md5 {out['md5']} ({out.get('nfiles', '?')} files, dvc.lock)"
@@ -90,7 +100,7 @@ def model_card(
         "",
         "## Data",
         "",
-        f"Trained on the prepared MNIST tensors {data_version}; early stopping on the validation split; "
+        f"Trained on {data_version}; early stopping on the validation split; "
         f"tested on {sum(row['support'] for row in per_class.values()):,} test images.",
         "",
         "## Test metrics",
