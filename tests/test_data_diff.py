@@ -108,6 +108,8 @@ def test_a_folder_of_your_digits_added_is_listed_by_path_with_each_models_answer
         "misreads_bob": {"own:alice/7/b.png": 7, "own:bob/2/a.png": 3},
         "before_the_slice": None,
     }
+    # No test example changed: no paired table, only the slice's.
+    assert data_diff.answers_on_changes(changes, OLD, new, {"m": (np.array([4, 5, 6]), np.array([4, 5, 6]))}) == []
     own = data_diff.answers_on_own(changes, new, evaluations)
     assert own == [data_diff.OwnAnswers("misreads_bob", 2, 1), data_diff.OwnAnswers("reads_both", 2, 2)]
     markdown = data_diff.diff_markdown(changes, [], "main", "head", len(new), None, own)
@@ -156,3 +158,10 @@ def test_the_sheet_shows_your_digits_as_preprocess_normalises_them(in_tmp_projec
     found = data_diff_tool.raw_images(["own:alice/4/scan.png", "own:alice/4/gone.png"])
     assert list(found) == ["own:alice/4/scan.png"]
     np.testing.assert_array_equal(found["own:alice/4/scan.png"], np.round(load_digit(path)).astype(np.uint8))
+    # A revision's own.npz holds them as its preprocess normalised them (the files may be gone since).
+    write_prepared(Path("data/prepared"))
+    with np.load("data/prepared/own.npz") as own:
+        expected = dict(zip(own["ids"].tolist(), own["images"], strict=True))
+    found = data_diff_tool.own_images_at(None)
+    assert found.keys() == expected.keys() and all((found[i] == expected[i]).all() for i in expected)
+    assert data_diff.short_id("own:alice/4/20261207T163549-810.png") == "own:alice/4/…-810.png"

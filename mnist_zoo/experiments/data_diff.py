@@ -93,6 +93,8 @@ def answers_on_changes(
     and both sides hold (a relabel; an image changed): each side's answer judged by its own label."""
     old_at, new_at = positions_in_test(old), positions_in_test(new)
     touched = sorted(set(changes["id"]) & old_at.keys() & new_at.keys())
+    if not touched:  # only examples added or removed, or none in the test split: nothing paired
+        return []
     labels = {
         side: catalog.set_index("id").loc[touched, "label"].astype(int).to_numpy()
         for side, catalog in (("old", old), ("new", new))
@@ -155,10 +157,18 @@ def contact_sheet(changes: pd.DataFrame, images: dict[str, np.ndarray], limit: i
         axis.axis("off")
     for axis, change in zip(axes.flat, shown.itertuples(index=False), strict=False):
         axis.imshow(images[change.id], cmap="gray_r", vmin=0, vmax=255)
-        axis.set_title(f"{change.id}\n{caption(change)}", fontsize=7)
+        axis.set_title(f"{short_id(change.id)}\n{caption(change)}", fontsize=7)
     figure.suptitle(f"Changed examples ({len(shown)} of {changes['id'].nunique()})", fontsize=9)
     figure.tight_layout()
     return figure
+
+
+def short_id(identifier: str) -> str:
+    """An id that fits under a thumbnail: MNIST's as they are, yours as writer/digit/…end of the file's name."""
+    if len(identifier) <= 16:
+        return identifier
+    *folders, name = identifier.split("/")
+    return "/".join(folders) + "/…" + name[-8:]
 
 
 def caption(change: Any) -> str:

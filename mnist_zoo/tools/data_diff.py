@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnist_zoo.config import EVALUATION_DIR, RAW_DIR
+from mnist_zoo.config import EVALUATION_DIR, PREPARED_DIR, RAW_DIR
 from mnist_zoo.data.digits import ImageError, load_digit
 from mnist_zoo.data.own_digits import DIGITS_DIR, SOURCE
 from mnist_zoo.data.prepare import IDX_FILES, decode_split
@@ -49,6 +49,23 @@ def raw_images(identifiers: list[str], raw_dir: Path = RAW_DIR, digits_dir: Path
             except ImageError:
                 continue
     return found
+
+
+def own_images_at(revision: str | None) -> dict[str, np.ndarray]:
+    """Your writers' slice as preprocess normalised it at a revision (its own.npz, from the DVC cache
+    or remote) or in the workspace, by id; empty where it cannot be had."""
+    path = PREPARED_DIR / "own.npz"
+    try:
+        if revision is None:
+            content = path.read_bytes()
+        else:
+            import dvc.api
+
+            content = dvc.api.read(path.as_posix(), rev=revision, mode="rb")
+        with np.load(io.BytesIO(content)) as arrays:
+            return dict(zip(arrays["ids"].tolist(), arrays["images"], strict=True))
+    except Exception:  # noqa: BLE001 - no own.npz there (a revision before your digits)
+        return {}
 
 
 def own_answers_at(model: str, revision: str | None) -> dict[str, int] | None:
@@ -99,7 +116,12 @@ def data_section(
             )
     shown = None
     if sheet is not None and not changes.empty:
-        images = raw_images(changes["id"].unique().tolist())
+        changed = set(changes["id"])
+        images = {}  # your digits as each side's preprocess saw them, then the workspace's files
+        if (changes["source"] == SOURCE).any():
+            for revision in (new_revision, old_revision):
+                images |= {i: image for i, image in own_images_at(revision).items() if i in changed and i not in images}
+        images |= raw_images(sorted(changed - images.keys()))
         if images:
             save_figure(contact_sheet(changes, images, limit), sheet)
             shown = sheet.as_posix()
