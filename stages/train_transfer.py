@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from mnist_zoo import config, runtime
-from mnist_zoo.params import load_params
+from mnist_zoo.params import load_params, variant_backend, variant_spec
 
 log = logging.getLogger("train_transfer")
 
@@ -45,5 +45,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("variant", help="a name from params.yaml train.transfer_variants")
     arguments = parser.parse_args()
-    runtime.start()
+    runtime.start(variant_backend(variant_spec(load_params(), arguments.variant)))  # its `backend:` param
     main(arguments.variant)

@@ -156,6 +156,24 @@ def test_every_stage_of_every_pipeline_file_runs_at_the_project_root():
     assert len(names) == len(set(names))
 
 
+def test_every_stage_that_builds_a_variants_model_starts_keras_on_that_variants_backend():
+    """A variant's `backend:` param is honoured wherever its network is built or trained (two stages
+    once started the default backend whatever the param said): each such stage's `__main__` block
+    starts the runtime with variant_backend of the variant it was given."""
+    import ast
+
+    builds = {"train", "train_transfer", "features", "train_candidates"}
+    for name in builds:
+        tree = ast.parse((PROJECT_ROOT / "stages" / f"{name}.py").read_text())
+        main = next(node for node in tree.body if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test))
+        starts = [
+            node for node in ast.walk(main) if isinstance(node, ast.Call) and ast.unparse(node.func) == "runtime.start"
+        ]
+        assert len(starts) == 1 and "variant_backend(" in ast.unparse(starts[0]), (
+            f"stages/{name}.py: {ast.unparse(main)}"
+        )
+
+
 def test_data_and_models_are_never_git_files():
     ignored = (PROJECT_ROOT / "data/.gitignore").read_text().split()
     assert {"/raw", "/prepared"} <= set(ignored)
