@@ -240,7 +240,7 @@ def test_a_person_draws_digits_in_a_real_browser(flagship: Path, tmp_path: Path)
 
     assert filing.main(["add", *map(str, saved), "--to", str(tmp_path / "digits")]) == 0
     mine = read_own_digits(tmp_path / "digits")
-    assert set(mine.writers) == {"ann-lee"} and mine.labels.tolist() == sorted(labels[:3].tolist())
+    assert set(mine.writers) == {"ann-lee"} and mine.labels.tolist() == sorted(int(label) for label in labels[:3])
 
 
 def save_drawings(driver, images: np.ndarray, labels: np.ndarray, downloads: Path) -> list[Path]:
