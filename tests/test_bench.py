@@ -107,3 +107,23 @@ def test_inference_speed_times_each_runtime_on_its_batches():
     assert set(rates) == {(name, size) for name in seen for size in (1, 256)}
     assert all(rate > 0 for rate in rates.values())
     assert set(seen["a"]) == set(seen["b"]) == {1, 256}
+
+
+def test_stage_costs_counts_only_top_level_imports_and_lists_every_non_training_stage():
+    from bench import stage_costs
+
+    report = "\n".join(
+        [
+            "import time: self [us] | cumulative | imported package",
+            "import time:       100 |        100 | zipimport",
+            "import time:       200 |     500000 |     numpy.core",  # inside numpy: counted in numpy's
+            "import time:       300 |    1500000 | numpy",
+            "import time:        50 |    2000000 | keras",
+            "some stage output",
+        ]
+    )
+    assert stage_costs.import_seconds(report) == pytest.approx(3.5001)
+    commands = stage_costs.stage_commands("lenet5", PROJECT_ROOT)
+    assert commands["evaluate@lenet5"] == "python -m stages.evaluate lenet5"
+    assert {"preprocess", "report", "site", "export@lenet5", "robustness@lenet5", "corrupt"} <= commands.keys()
+    assert not any(name.startswith(("train", "fetch", "features")) for name in commands)
