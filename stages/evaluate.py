@@ -32,50 +32,18 @@ def main(name: str) -> dict[str, Any]:
     variant_spec(params, name)  # an unknown name stops here, before any file is read
     import keras
 
-    from mnist_zoo.data.dataset import load_metadata, load_split
     from mnist_zoo.evaluation import calibration, scoring, slices
+    from mnist_zoo.evaluation.record import evaluate_model
     from mnist_zoo.figures import save_figure
     from mnist_zoo.files import atomic_write_bytes, write_json, write_npz
 
     num_bins = params["evaluate"]["calibration_bins"]
     training = json.loads((config.TRAINING_METRICS_DIR / name / "metrics.json").read_text())
-    images, labels = load_split(config.PREPARED_DIR / "test.npz")
-    published, ids, writers, groups = load_metadata(
-        config.PREPARED_DIR / "test.npz", "published", "ids", "writers", "groups"
-    )
-    validation_images, validation_labels = load_split(config.PREPARED_DIR / "validation.npz")
-    own_images, own_labels = load_split(config.PREPARED_DIR / "own.npz")
-    own_ids, own_writers = load_metadata(config.PREPARED_DIR / "own.npz", "ids", "writers")
     model = keras.saving.load_model(config.MODELS_DIR / f"{name}.keras")
-
-    probabilities, images_per_second = scoring.predict_timed(model, images)
-    validation_probabilities = model.predict(validation_images, batch_size=config.PREDICT_BATCH_SIZE, verbose=0)
-    predictions = probabilities.argmax(axis=1)
-    own_predictions = (
-        model.predict(own_images, batch_size=config.PREDICT_BATCH_SIZE, verbose=0).argmax(axis=1)
-        if len(own_labels)
-        else np.zeros(0, dtype=int)
+    (results, images, labels, published, writers, probabilities, validation_probabilities, predictions) = (
+        evaluate_model(model, config.PREPARED_DIR, training, params["evaluate"])
     )
-    calibrated = calibration.calibration_report(
-        probabilities, labels, validation_probabilities, validation_labels, num_bins
-    )
-    results = scoring.classification_metrics(labels, probabilities) | {
-        "parameters": model.count_params(),
-        "training_seconds": training["training_seconds"],
-        "epochs_run": training["epochs_run"],
-        "images_per_second": round(images_per_second, 1),
-        "calibration": calibrated,
-        "slices": slices.slice_report(
-            labels, published, predictions, writers, groups, ids, params["evaluate"]["num_worst_writers"]
-        )
-        | {"own": slices.own_report(own_labels, own_predictions, own_ids, own_writers)},
-        # What a search chooses on (stages/scores.py puts it in git beside the test figures).
-        "validation": {
-            key: value
-            for key, value in scoring.classification_metrics(validation_labels, validation_probabilities).items()
-            if key in ("accuracy", "loss")
-        },
-    }
+    calibrated, images_per_second = results["calibration"], results["images_per_second"]
     write_json(config.EVALUATION_DIR / f"{name}.json", results)
     buffer = io.BytesIO()
     np.save(buffer, predictions.astype(np.uint8))
@@ -120,8 +88,9 @@ def main(name: str) -> dict[str, Any]:
         results["slices"]["writers"]["min_accuracy"],
         results["slices"]["published_labels"]["accuracy"],
     )
-    if len(own_labels):
-        log.info("%s: your writers' %d digits %.4f", name, len(own_labels), results["slices"]["own"]["accuracy"])
+    own = results["slices"]["own"]
+    if own["images"]:
+        log.info("%s: your writers' %d digits %.4f", name, own["images"], own["accuracy"])
     log.info(
         "%s: test accuracy %.4f, loss %.4f, macro F1 %.4f, ECE %.4f (%.4f at temperature %.2f), %.0f images/s",
         name,

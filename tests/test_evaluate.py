@@ -50,6 +50,34 @@ def test_worst_misclassified_are_the_most_confident_mistakes():
     assert scoring.worst_misclassified(labels, probabilities, 10).tolist() == [2, 3, 0]
 
 
+def test_the_library_returns_the_record_the_stage_writes(tiny_project: Path):
+    """evaluation.record.evaluate_model judges a model without writing anything; the stage writes
+    what it returns (the images per second aside: a second timing)."""
+    import keras
+
+    from mnist_zoo import config
+    from mnist_zoo.evaluation.record import evaluate_model
+
+    train.main("lenet5")
+    written = evaluate.main("lenet5")
+    before = sorted(path for path in Path(".").rglob("*") if path.is_file())
+    model = keras.saving.load_model(config.MODELS_DIR / "lenet5.keras")
+    judged = evaluate_model(model, config.PREPARED_DIR, {"training_seconds": 1.0, "epochs_run": 2}, written_settings())
+    assert sorted(path for path in Path(".").rglob("*") if path.is_file()) == before
+    different = {"images_per_second", "training_seconds"}
+    assert {k: v for k, v in judged.record.items() if k not in different} == {
+        k: v for k, v in written.items() if k not in different
+    }
+    assert judged.record["slices"]["own"]["images"] == 10 and len(judged.predictions) == 100
+    np.testing.assert_array_equal(judged.predictions, np.load("metrics/predictions/lenet5.npy"))
+
+
+def written_settings() -> dict:
+    from mnist_zoo.params import load_params
+
+    return load_params()["evaluate"]
+
+
 def test_main_writes_metrics_and_stable_pngs(tiny_project: Path):
     train.main("lenet5")
     results = evaluate.main("lenet5")
