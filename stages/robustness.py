@@ -25,10 +25,7 @@ def main(name: str) -> dict[str, Any]:
     variant_spec(params, name)  # an unknown name stops here, before any file is read
     settings = params["robustness"]
     from mnist_zoo.data import typicality
-    from mnist_zoo.data.dataset import load_split
-    from mnist_zoo.data.download import FASHION_MNIST
-    from mnist_zoo.data.prepare import decode_split
-    from mnist_zoo.evaluation import robustness
+    from mnist_zoo.evaluation.robustness import robustness_record
     from mnist_zoo.files import write_json
     from mnist_zoo.shipping.inference import onnx_classifier, predict_in_batches
 
@@ -37,42 +34,14 @@ def main(name: str) -> dict[str, Any]:
     def probabilities(images: np.ndarray) -> np.ndarray:
         return predict_in_batches(classify, images.reshape(-1, *config.INPUT_SHAPE).astype(np.float32))
 
-    def accuracy(images: np.ndarray, labels: np.ndarray) -> float:
-        return round(float(np.mean(probabilities(images).argmax(axis=1) == labels)), 6)
-
-    basis = typicality.load(config.TYPICALITY_PATH)
-
-    def scores(images: np.ndarray, probabilities_of_images: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        found = probabilities(images) if probabilities_of_images is None else probabilities_of_images
-        return typicality.digit_scores(found, images, basis)
-
-    test_images, test_labels = load_split(config.PREPARED_DIR / "test.npz")
-    test_probabilities = probabilities(test_images)
-    corrupted = {}
-    for kind in settings["corruptions"]:
-        images, labels = load_split(config.CORRUPTED_DIR / f"{kind}.npz")
-        corrupted[kind] = accuracy(images, labels)
-    writers_images, writers_labels = robustness.other_writers()
-    fashion, _ = decode_split(*((config.FASHION_DIR / file).read_bytes() for file in FASHION_MNIST.files), "fashion")
-    validation_images, _ = load_split(config.PREPARED_DIR / "validation.npz")
-    others = {"fashion_mnist": fashion, "noise": robustness.noise_images(settings["noise_images"], settings["seed"])}
-    results = {
-        "clean_accuracy": round(float(np.mean(test_probabilities.argmax(axis=1) == test_labels)), 6),
-        "corruption_accuracy": corrupted,
-        "mean_corruption_accuracy": round(float(np.mean(list(corrupted.values()))), 6),
-        "severity": settings["severity"],
-        "other_writers": {
-            "source": "sklearn.datasets.load_digits",
-            "images": len(writers_labels),
-            "accuracy": accuracy(writers_images, writers_labels),
-        },
-        "not_a_digit": robustness.not_a_digit(
-            scores(validation_images),
-            scores(test_images, test_probabilities),
-            {set_name: scores(images) for set_name, images in others.items()},
-            settings["true_positive_rate"],
-        ),
-    }
+    results = robustness_record(
+        probabilities,
+        typicality.load(config.TYPICALITY_PATH),
+        settings,
+        config.PREPARED_DIR,
+        config.CORRUPTED_DIR,
+        config.FASHION_DIR,
+    )
     write_json(config.ROBUSTNESS_DIR / f"{name}.json", results)
     ood = results["not_a_digit"]
     log.info(

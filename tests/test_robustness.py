@@ -65,3 +65,58 @@ def test_other_writers_digits_arrive_in_mnists_format():
     assert images.max() == pytest.approx(255, abs=1) and images[:, 0, :].max() == 0  # light ink, dark border
     rows, columns = np.nonzero(images[0] > 0)
     assert max(rows.max() - rows.min(), columns.max() - columns.min()) + 1 <= 20  # fitted in 20x20
+
+
+def test_the_library_judges_any_classifier_on_the_prepared_corrupted_and_other_images(tmp_path):
+    """robustness_record takes the model as a function of images, so a test hands it a rule: here
+    one that reads the synthetic digits' patch (right on clean digits) and is fooled by noise."""
+    import gzip
+
+    from mnist_zoo.data.download import FASHION_MNIST
+    from tests.conftest import idx_bytes, write_prepared
+
+    write_prepared(tmp_path / "prepared")
+    corrupted = tmp_path / "corrupted"
+    corrupted.mkdir()
+    with np.load(tmp_path / "prepared" / "test.npz") as test:
+        clean, labels = test["images"], test["labels"]
+    blank = np.zeros_like(clean)
+    np.savez(corrupted / "shot_noise.npz", images=clean, labels=labels)
+    np.savez(corrupted / "blank.npz", images=blank, labels=labels)
+    fashion = tmp_path / "fashion"
+    fashion.mkdir()
+    clothes, clothes_labels = synthetic_digits(50, seed=9)
+    for name, array in zip(FASHION_MNIST.files, (255 - clothes, clothes_labels), strict=True):
+        (fashion / name).write_bytes(gzip.compress(idx_bytes(array)))
+
+    def patch_reader(images: np.ndarray) -> np.ndarray:
+        """The class whose 6x6 patch (conftest.synthetic_digits) is brightest, sure of it."""
+        images = images.reshape(-1, 28, 28).astype(float)
+        means = np.stack(
+            [
+                images[:, 2 + 8 * (k // 4) : 8 + 8 * (k // 4), 2 + 6 * (k % 4) : 8 + 6 * (k % 4)].mean(axis=(1, 2))
+                for k in range(10)
+            ],
+            axis=1,
+        )
+        found = np.full((len(images), 10), 0.001)
+        found[np.arange(len(images)), means.argmax(axis=1)] = 0.991
+        return found
+
+    images, _ = synthetic_digits(300, seed=5)
+    settings = {
+        "corruptions": ["shot_noise", "blank"],
+        "severity": 3,
+        "noise_images": 40,
+        "seed": 0,
+        "true_positive_rate": 0.95,
+    }
+    record = robustness.robustness_record(
+        patch_reader, typicality.fit(images, 20), settings, tmp_path / "prepared", corrupted, fashion
+    )
+    assert record["clean_accuracy"] == 1.0 and record["corruption_accuracy"]["shot_noise"] == 1.0
+    assert record["corruption_accuracy"]["blank"] == round(float(np.mean(labels == 0)), 6)  # all read as 0
+    assert record["mean_corruption_accuracy"] == pytest.approx((1.0 + record["corruption_accuracy"]["blank"]) / 2)
+    assert record["other_writers"]["images"] == 1797 and 0 <= record["other_writers"]["accuracy"] <= 1
+    assert set(record["not_a_digit"]) >= {"fashion_mnist", "noise"}
+    assert record["not_a_digit"]["noise"]["auroc"] > 0.9

@@ -10,13 +10,18 @@ set of other images: each score's AUROC, and for the four together (the lowest o
 among the validation digits) the AUROC and the false-positive rate at that share of test digits kept.
 """
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from mnist_zoo.config import IMAGE_SIZE
-from mnist_zoo.data.typicality import is_digit
+from mnist_zoo.data.dataset import load_split
+from mnist_zoo.data.download import FASHION_MNIST
+from mnist_zoo.data.prepare import decode_split
+from mnist_zoo.data.typicality import digit_scores, is_digit
 
 
 def auroc(digit_scores: np.ndarray, other_scores: np.ndarray) -> float:
@@ -91,3 +96,52 @@ def not_a_digit(
             "flagged": round(float(1 - np.mean(is_digit(scores, thresholds))), 6),
         }
     return figures
+
+
+def robustness_record(
+    probabilities: Callable[[np.ndarray], np.ndarray],
+    basis: Any,
+    settings: dict[str, Any],
+    prepared_dir: Path,
+    corrupted_dir: Path,
+    fashion_dir: Path,
+) -> dict[str, Any]:
+    """How one model fails, returned rather than written (stages/robustness.py writes it):
+    `probabilities` maps uint8 images (N, 28, 28, 1) to the model's (its ONNX export's, in the
+    stage); `basis` is the typicality basis; `settings` params.yaml's `robustness`. Its accuracy on
+    the clean and each corrupted test set and on other writers' digits, and its "not a digit" check
+    against Fashion-MNIST and noise, each threshold chosen on the validation digits."""
+    def accuracy(images: np.ndarray, labels: np.ndarray) -> float:
+        return round(float(np.mean(probabilities(images).argmax(axis=1) == labels)), 6)
+
+    def scores(images: np.ndarray, probabilities_of_images: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        found = probabilities(images) if probabilities_of_images is None else probabilities_of_images
+        return digit_scores(found, images, basis)
+
+    test_images, test_labels = load_split(prepared_dir / "test.npz")
+    test_probabilities = probabilities(test_images)
+    corrupted = {}
+    for kind in settings["corruptions"]:
+        images, labels = load_split(corrupted_dir / f"{kind}.npz")
+        corrupted[kind] = accuracy(images, labels)
+    writers_images, writers_labels = other_writers()
+    fashion, _ = decode_split(*((fashion_dir / file).read_bytes() for file in FASHION_MNIST.files), "fashion")
+    validation_images, _ = load_split(prepared_dir / "validation.npz")
+    others = {"fashion_mnist": fashion, "noise": noise_images(settings["noise_images"], settings["seed"])}
+    return {
+        "clean_accuracy": round(float(np.mean(test_probabilities.argmax(axis=1) == test_labels)), 6),
+        "corruption_accuracy": corrupted,
+        "mean_corruption_accuracy": round(float(np.mean(list(corrupted.values()))), 6),
+        "severity": settings["severity"],
+        "other_writers": {
+            "source": "sklearn.datasets.load_digits",
+            "images": len(writers_labels),
+            "accuracy": accuracy(writers_images, writers_labels),
+        },
+        "not_a_digit": not_a_digit(
+            scores(validation_images),
+            scores(test_images, test_probabilities),
+            {set_name: scores(images) for set_name, images in others.items()},
+            settings["true_positive_rate"],
+        ),
+    }
