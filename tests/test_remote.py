@@ -213,7 +213,11 @@ def test_run_cache_restores_every_stage_in_another_clone(team: Team, pushed_expe
     assert stages_run(output) == {"scores@flagship", "label_candidates", "report"}, output
     assert "Stage 'train@flagship' is cached - skipping run" in output
     summary = json.loads((d / "results/metrics.json").read_text())
-    assert summary == pushed_experiments["filters-8"]["metrics"]["results/metrics.json"]["data"]
+    # DVC leaves a figure no model has (an empty mapping: "Your writers" with no digits/) out of
+    # what it reads; the file keeps it.
+    assert {key: value for key, value in summary.items() if value != {}} == (
+        pushed_experiments["filters-8"]["metrics"]["results/metrics.json"]["data"]
+    )
     assert team.dvc(d, "status", "--json").strip() in ("{}", "")
 
 
