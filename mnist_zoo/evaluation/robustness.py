@@ -111,6 +111,7 @@ def robustness_record(
     stage); `basis` is the typicality basis; `settings` params.yaml's `robustness`. Its accuracy on
     the clean and each corrupted test set and on other writers' digits, and its "not a digit" check
     against Fashion-MNIST and noise, each threshold chosen on the validation digits."""
+
     def accuracy(images: np.ndarray, labels: np.ndarray) -> float:
         return round(float(np.mean(probabilities(images).argmax(axis=1) == labels)), 6)
 
