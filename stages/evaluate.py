@@ -5,9 +5,16 @@ diagram, a grid of its most confident mistakes, and its slices: each writer grou
 students), each writer (the spread; the worst writers and their digits), the published labels
 beside the corrected ones, and your writers (digits/, as preprocess put them in own.npz).
 
-Reads data/models/<name>.keras, data/prepared/{validation,test,own}.npz and the training summary;
-writes metrics/evaluation/<name>.json (the validation split's accuracy and loss too), metrics/predictions/<name>.npy,
-metrics/probabilities/<name>.npz (its probabilities on the validation and test digits),
+The model judged is the ONNX export (ship/dvc.yaml's export@<name>, which checked it against the
+Keras model on every test image), scored by ONNX Runtime: the model `mnist-predict` and the page
+ship, and no TensorFlow to import (docs/speed.md). `--model keras` judges the saved Keras model
+instead, on the variant's backend: the transfer variants (evaluate_transfer@), which are not
+exported (tf2onnx turns the VGG16 base's Normalization constants into inputs the graph asks for).
+
+Reads data/export/<name>.onnx (or data/models/<name>.keras), data/prepared/{validation,test,own}.npz
+and the training summary; writes metrics/evaluation/<name>.json (the validation split's accuracy
+and loss too), metrics/predictions/<name>.npy, metrics/probabilities/<name>.npz (its probabilities
+on the validation and test digits),
 plots/confusion/<name>.{csv,png}, plots/reliability/<name>.{csv,png}, plots/misclassified/<name>.png
 and plots/writers/<name>.png.
 Run alone: `python -m stages.evaluate lenet5` (or `dvc repro evaluate@lenet5`).
@@ -22,27 +29,37 @@ from typing import Any
 import numpy as np
 
 from mnist_zoo import config, runtime
-from mnist_zoo.params import load_params, variant_spec
+from mnist_zoo.params import load_params, variant_backend, variant_spec
 
 log = logging.getLogger("evaluate")
 
 
-def main(name: str) -> dict[str, Any]:
+# What `--model` names: the file judged, and how it is read.
+MODELS = {"onnx": "the ONNX export", "keras": "the saved Keras model"}
+
+
+def main(name: str, model: str = "onnx") -> dict[str, Any]:
     params = load_params()
     variant_spec(params, name)  # an unknown name stops here, before any file is read
-    import keras
-
+    if model not in MODELS:
+        raise ValueError(f"--model {model!r}: allowed {sorted(MODELS)} (the ONNX export, or the Keras model).")
     from mnist_zoo.evaluation import calibration, scoring, slices
     from mnist_zoo.evaluation.record import evaluate_model
     from mnist_zoo.figures import save_figure
     from mnist_zoo.files import atomic_write_bytes, write_json, write_npz
+    from mnist_zoo.shipping.inference import keras_classifier, onnx_classifier, predict_in_batches
 
     num_bins = params["evaluate"]["calibration_bins"]
     training = json.loads((config.TRAINING_METRICS_DIR / name / "metrics.json").read_text())
-    model = keras.saving.load_model(config.MODELS_DIR / f"{name}.keras")
-    (results, images, labels, published, writers, probabilities, validation_probabilities, predictions) = (
-        evaluate_model(model, config.PREPARED_DIR, training, params["evaluate"])
+    classify = (
+        onnx_classifier(config.EXPORT_DIR / f"{name}.onnx")
+        if model == "onnx"
+        else keras_classifier(config.MODELS_DIR / f"{name}.keras")
     )
+    judged = evaluate_model(
+        lambda batch: predict_in_batches(classify, batch), config.PREPARED_DIR, training, params["evaluate"]
+    )
+    (results, images, labels, published, writers, probabilities, validation_probabilities, predictions) = judged
     calibrated, images_per_second = results["calibration"], results["images_per_second"]
     write_json(config.EVALUATION_DIR / f"{name}.json", results)
     buffer = io.BytesIO()
@@ -108,7 +125,10 @@ def main(name: str) -> dict[str, Any]:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("variant", help="a name from params.yaml train.variants")
+    parser.add_argument("variant", help="a name from params.yaml train.variants (or train.transfer_variants)")
+    parser.add_argument("--model", choices=sorted(MODELS), default="onnx", help="the file judged (default: onnx)")
     arguments = parser.parse_args()
-    runtime.start()
-    main(arguments.variant)
+    # Only the Keras model needs Keras, on the backend its variant names.
+    spec = variant_spec(load_params(), arguments.variant)
+    runtime.start(variant_backend(spec) if arguments.model == "keras" else None)
+    main(arguments.variant, arguments.model)

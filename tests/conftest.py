@@ -304,6 +304,16 @@ def write_prepared(directory: Path, num_train: int = 200, num_validation: int = 
     (directory / DATA_INPUTS_PATH.name).write_bytes(inputs_json({}, CORRECTIONS_PATH, 0, split))
 
 
+def trained_and_exported(name: str) -> dict:
+    """What evaluate@<name> reads, made in this project: the trained model (its summary, returned)
+    and its ONNX export, the model evaluate judges."""
+    from stages import export, train
+
+    summary = train.main(name)
+    export.main(name)
+    return summary
+
+
 @pytest.fixture
 def tiny_project(in_tmp_project: Path) -> Path:
     """A temp project dir with synthetic prepared tensors and quick recipes (2 epochs)."""

@@ -1,6 +1,9 @@
 """bench.train_speed: the arithmetic of its table, and a real (tiny) run of both paths, each in a
 process with the backend it should have."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +130,40 @@ def test_stage_costs_counts_only_top_level_imports_and_lists_every_non_training_
     assert commands["evaluate@lenet5"] == "python -m stages.evaluate lenet5"
     assert {"preprocess", "report", "site", "export@lenet5", "robustness@lenet5", "corrupt"} <= commands.keys()
     assert not any(name.startswith(("train", "fetch", "features")) for name in commands)
+
+
+def test_stage_costs_times_a_revision_beside_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """--before REV: REV's files in a worktree, its DVC outputs from this project's cache, gone after;
+    the table puts each stage's before and now side by side (a stage one side lacks: dashes)."""
+    from bench import stage_costs
+
+    def sh(*command: str) -> None:
+        subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
+
+    monkeypatch.chdir(tmp_path)
+    sh("git", "init", "-q")
+    sh("git", "config", "user.email", "t@example.com")
+    sh("git", "config", "user.name", "t")
+    sh(str(Path(sys.executable).with_name("dvc")), "init", "-q")
+    (tmp_path / "stage.py").write_text("VERSION = 1\n")
+    (tmp_path / "data.bin").write_bytes(b"the old inputs")
+    sh(str(Path(sys.executable).with_name("dvc")), "add", "-q", "data.bin")
+    sh("git", "add", "-A")
+    sh("git", "commit", "-qm", "before")
+    (tmp_path / "stage.py").write_text("VERSION = 2\n")
+    (tmp_path / "data.bin").write_bytes(b"new inputs")
+    sh(str(Path(sys.executable).with_name("dvc")), "add", "-q", "data.bin")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    with stage_costs.checked_out("HEAD") as tree:
+        assert (tree / "stage.py").read_text() == "VERSION = 1\n"
+        assert (tree / "data.bin").read_bytes() == b"the old inputs"
+        assert (tmp_path / "stage.py").read_text() == "VERSION = 2\n"
+    assert not tree.exists()
+    assert "before" not in subprocess.run(["git", "worktree", "list"], capture_output=True, text=True).stdout
+
+    table = stage_costs.cost_table([("evaluate@x", (15.0, 6.0), (5.0, 1.0)), ("new", None, (2.0, 1.0))], True)
+    lines = table.splitlines()
+    assert lines[0].startswith("| Stage | Before: Wall s |") and "| Now: Wall s |" in lines[0]
+    assert lines[2] == "| `evaluate@x` | 15.0 | 6.0 | 9.0 | 40% | 5.0 | 1.0 | 4.0 | 20% |"
+    assert lines[3] == "| `new` | - | - | - | - | 2.0 | 1.0 | 1.0 | 50% |"
+    assert lines[4] == "| all 2 | 15.0 | 6.0 | 9.0 | 40% | 7.0 | 2.0 | 5.0 | 29% |"

@@ -268,6 +268,18 @@ def test_the_data_card_counts_each_split_by_group_and_class_and_names_its_inputs
     assert "| labels/corrections.csv |" in card and "data.validation_split writer" in card
 
 
+@pytest.mark.parametrize("only_a", [0, 1, 3, 7, 40])
+def test_the_exact_mcnemar_p_value_is_scipys_binomial_test(only_a: int):
+    """slices.exact_mcnemar sums the binomial tail in integers (scipy.stats costs evaluate 0.5 s to
+    import): scipy's two-sided binomtest figure, ties and large counts included."""
+    from scipy.stats import binomtest
+
+    for only_b in (0, 1, 2, 3, 7, 40, 41, 300):
+        discordant = only_a + only_b
+        expected = 1.0 if discordant == 0 else min(1.0, binomtest(min(only_a, only_b), discordant, 0.5).pvalue)
+        assert slices.exact_mcnemar(only_a, only_b) == pytest.approx(expected, rel=1e-9, abs=1e-300), (only_a, only_b)
+
+
 def test_slices_read_each_group_each_writer_and_the_published_labels():
     labels = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9] * 4)
     writers_of = np.repeat([10, 11, 12, 13], 10)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mnist_zoo.evaluation import scoring
-from stages import evaluate, train
-from tests.conftest import update_params
+from stages import evaluate
+from tests.conftest import trained_and_exported, update_params
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -35,6 +35,36 @@ def test_metrics_match_a_hand_worked_example():
     assert results["f1_macro"] == pytest.approx(sum(f1) / 10, abs=1e-6)  # macro over all ten digits
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_the_numpy_metrics_are_scikit_learns(seed: int):
+    """classification_metrics counts with NumPy (sklearn.metrics costs evaluate ~1.6 s to import):
+    the figures are scikit-learn's to the six decimals written, digits missing from either side too."""
+    from sklearn import metrics
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 8, size=300)  # 8 and 9 never the true digit
+    probabilities = rng.dirichlet(np.ones(10) * 0.3, size=300)
+    probabilities[:, 3] = 0  # 3 never predicted
+    predictions = probabilities.argmax(axis=1)
+    results = scoring.classification_metrics(labels, probabilities)
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        labels, predictions, labels=range(10), zero_division=0
+    )
+    assert results["accuracy"] == round(metrics.accuracy_score(labels, predictions), 6)
+    assert results["f1_macro"] == round(metrics.f1_score(labels, predictions, labels=range(10), average="macro"), 6)
+    assert results["f1_weighted"] == round(np.average(f1, weights=support), 6)
+    for digit in range(10):
+        assert results["per_class"][str(digit)] == {
+            "precision": round(precision[digit], 6),
+            "recall": round(recall[digit], 6),
+            "f1": round(f1[digit], 6),
+            "support": support[digit],
+        }
+    np.testing.assert_array_equal(
+        scoring.confusion_matrix(labels, predictions), metrics.confusion_matrix(labels, predictions, labels=range(10))
+    )
+
+
 def test_confusion_csv_has_one_row_per_image_in_dvc_form():
     assert scoring.confusion_csv(np.array([3, 5]), np.array([3, 8])) == b"actual,predicted\n3,3\n5,8\n"
 
@@ -53,23 +83,61 @@ def test_worst_misclassified_are_the_most_confident_mistakes():
 def test_the_library_returns_the_record_the_stage_writes(tiny_project: Path):
     """evaluation.record.evaluate_model judges a model without writing anything; the stage writes
     what it returns (the images per second aside: a second timing)."""
+    from mnist_zoo import config
+    from mnist_zoo.evaluation.record import evaluate_model
+    from mnist_zoo.shipping.inference import onnx_classifier, predict_in_batches
+
+    trained_and_exported("lenet5")
+    written = evaluate.main("lenet5")
+    before = sorted(path for path in Path(".").rglob("*") if path.is_file())
+    classify = onnx_classifier(config.EXPORT_DIR / "lenet5.onnx")
+    training = json.loads((config.TRAINING_METRICS_DIR / "lenet5" / "metrics.json").read_text())
+    settings = written_settings()
+    judged = evaluate_model(lambda x: predict_in_batches(classify, x), config.PREPARED_DIR, training, settings)
+    assert sorted(path for path in Path(".").rglob("*") if path.is_file()) == before
+    assert without_timing(judged.record) == without_timing(written)
+    assert judged.record["slices"]["own"]["images"] == 10 and len(judged.predictions) == 100
+    np.testing.assert_array_equal(judged.predictions, np.load("metrics/predictions/lenet5.npy"))
+
+
+def test_judging_the_export_gives_the_keras_models_figures(tiny_project: Path):
+    """evaluate scores the ONNX export, not the Keras model it was converted from (which would
+    import TensorFlow): every figure of the record is the Keras model's, to float32's rounding."""
     import keras
 
     from mnist_zoo import config
     from mnist_zoo.evaluation.record import evaluate_model
 
-    train.main("lenet5")
-    written = evaluate.main("lenet5")
-    before = sorted(path for path in Path(".").rglob("*") if path.is_file())
+    trained_and_exported("lenet5")
+    onnx_record = without_timing(evaluate.main("lenet5"))
     model = keras.saving.load_model(config.MODELS_DIR / "lenet5.keras")
-    judged = evaluate_model(model, config.PREPARED_DIR, {"training_seconds": 1.0, "epochs_run": 2}, written_settings())
-    assert sorted(path for path in Path(".").rglob("*") if path.is_file()) == before
-    different = {"images_per_second", "training_seconds"}
-    assert {k: v for k, v in judged.record.items() if k not in different} == {
-        k: v for k, v in written.items() if k not in different
-    }
-    assert judged.record["slices"]["own"]["images"] == 10 and len(judged.predictions) == 100
+    training = json.loads((config.TRAINING_METRICS_DIR / "lenet5" / "metrics.json").read_text())
+    judged = evaluate_model(
+        lambda x: model.predict(x, batch_size=256, verbose=0), config.PREPARED_DIR, training, written_settings()
+    )
     np.testing.assert_array_equal(judged.predictions, np.load("metrics/predictions/lenet5.npy"))
+    assert_same_figures(without_timing(judged.record), onnx_record)
+    assert onnx_record["parameters"] == model.count_params()
+
+
+def assert_same_figures(expected: object, actual: object, where: str = "record") -> None:
+    """The same nested record, numbers equal to 1e-5 (float32 arithmetic in another order)."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and set(actual) == set(expected), where
+        for key in expected:
+            assert_same_figures(expected[key], actual[key], f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), where
+        for index, (one, other) in enumerate(zip(expected, actual, strict=True)):
+            assert_same_figures(one, other, f"{where}[{index}]")
+    elif isinstance(expected, float):
+        assert actual == pytest.approx(expected, abs=1e-5), where
+    else:
+        assert actual == expected, where
+
+
+def without_timing(record: dict) -> dict:
+    return {key: value for key, value in record.items() if key != "images_per_second"}
 
 
 def written_settings() -> dict:
@@ -79,7 +147,7 @@ def written_settings() -> dict:
 
 
 def test_main_writes_metrics_and_stable_pngs(tiny_project: Path):
-    train.main("lenet5")
+    trained_and_exported("lenet5")
     results = evaluate.main("lenet5")
     stored = json.loads(Path("metrics/evaluation/lenet5.json").read_text())
     assert stored == results
@@ -128,3 +196,8 @@ def test_bad_misclassified_count_is_refused_before_loading(in_tmp_project: Path,
 def test_an_unknown_variant_is_refused_before_loading(in_tmp_project: Path):
     with pytest.raises(ValueError, match=r"Unknown variant 'lenet6'.*valid options: \['adam_5x5'"):
         evaluate.main("lenet6")
+
+
+def test_an_unknown_model_kind_is_refused_before_loading(in_tmp_project: Path):
+    with pytest.raises(ValueError, match=r"--model 'pt': allowed \['keras', 'onnx'\]"):
+        evaluate.main("lenet5", model="pt")

@@ -16,7 +16,7 @@ from mnist_zoo.config import INPUT_SHAPE, NUM_CLASSES
 from mnist_zoo.models import families
 from mnist_zoo.reporting import leaderboard, site
 from stages import evaluate, report, train
-from tests.conftest import update_params
+from tests.conftest import trained_and_exported, update_params
 
 
 def build_widenet(units: int, activation: str = "relu") -> keras.Model:
@@ -52,7 +52,7 @@ def with_widenet(monkeypatch: pytest.MonkeyPatch, tiny_project: Path) -> Path:
 
 
 def test_a_new_family_is_one_builder_one_families_entry_and_one_params_entry(with_widenet: Path):
-    summary = train.main("widenet")
+    summary = trained_and_exported("widenet")
     assert summary["parameters"] == 784 * 32 + 32 + 32 * NUM_CLASSES + NUM_CLASSES
     assert Path("data/models/widenet.keras").is_file()
     evaluation = evaluate.main("widenet")
@@ -76,7 +76,7 @@ def test_a_new_figure_registered_once_reaches_the_summary_the_leaderboard_and_th
     figure = leaderboard.Figure("log_loss", "Log loss", "score", lambda results: results.evaluation["loss"])
     monkeypatch.setattr(leaderboard, "FIGURES", (*leaderboard.FIGURES, figure))
     update_params(tiny_project / "params.yaml", {"train.variants": {"lenet5": "variants.lenet5"}})
-    train.main("lenet5")
+    trained_and_exported("lenet5")
     evaluation = evaluate.main("lenet5")
     report.main()
 

@@ -9,8 +9,8 @@ import pytest
 
 from mnist_zoo.files import write_json
 from mnist_zoo.reporting import cards, leaderboard, zoo_figures
-from stages import evaluate, report, train
-from tests.conftest import update_params
+from stages import evaluate, report
+from tests.conftest import trained_and_exported, update_params
 
 
 def evaluation(accuracy: float, seconds: float) -> dict:
@@ -84,7 +84,7 @@ def test_markdown_formats_every_column():
 def test_main_overlays_every_variants_curves(tiny_project: Path):
     update_params(tiny_project / "params.yaml", {"train.variants": {"lenet5": "variants.lenet5", "flagship": "model"}})
     for name in ("lenet5", "flagship"):
-        train.main(name)
+        trained_and_exported(name)
         evaluate.main(name)
     table = report.main()
     assert set(table["variant"]) == {"lenet5", "flagship"}

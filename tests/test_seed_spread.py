@@ -8,7 +8,7 @@ import pytest
 
 from bench import seed_spread
 from mnist_zoo.training import trainer
-from tests.conftest import spy_on_fit, update_params, write_mnist_gz
+from tests.conftest import spy_on_fit, trained_and_exported, update_params, write_mnist_gz
 
 
 def test_summary_counts_the_seeds_reaching_the_bar():
@@ -36,12 +36,12 @@ def test_table_marks_the_params_seed_and_states_the_spread():
 @pytest.mark.slow
 def test_the_params_seed_row_is_the_pipelines_own_run(tiny_project: Path):
     """Another seed first, so state it leaves behind would show; then the pipeline's own stages."""
-    from stages import evaluate, train
+    from stages import evaluate
 
     update_params(tiny_project / "params.yaml", {"variants.chollet.epochs": 3})
     text = seed_spread.main("chollet", [7, 42], posts_protocol=False, bar=None)
     rows = {int(line.split()[1]): line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()}
-    train.main("chollet")
+    trained_and_exported("chollet")
     metrics = evaluate.main("chollet")
     assert f"{100 * metrics['accuracy']:.2f}% | {metrics['loss']:.4f} |" in rows[42]
     assert f"| {metrics['loss']:.4f} |" not in rows[7]  # the seed does change the run

@@ -88,6 +88,7 @@ def test_features_cached_then_head_trained_with_the_base_frozen(
         np.testing.assert_array_equal(stored, original)  # frozen: the base never moved
     fresh = transfer.build_pretrained(transfer.transfer_spec(load_params(), "vgg16_transfer"))
     assert not np.array_equal(trained.layers[-1].get_weights()[0], fresh.layers[-1].get_weights()[0])
-    # The saved whole model evaluates like any other variant, straight from uint8 pixels.
-    results = evaluate.main("vgg16_transfer")
+    # The saved whole model evaluates like any other variant, straight from uint8 pixels (its Keras
+    # file: the transfer variants are not exported).
+    results = evaluate.main("vgg16_transfer", model="keras")
     assert 0.0 <= results["accuracy"] <= 1.0 and results["parameters"] == 15_226_698

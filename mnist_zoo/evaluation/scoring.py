@@ -2,26 +2,37 @@
 confusion template reads it, and as a heat map) and a grid of its most confident mistakes."""
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn import metrics as sklearn_metrics
 
 from mnist_zoo.config import NUM_CLASSES, PREDICT_BATCH_SIZE
 from mnist_zoo.evaluation.calibration import Reliability, log_loss
 
 
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Counts, (10, 10): row the true digit, column the predicted one."""
+    pairs = np.asarray(labels, dtype=np.int64) * NUM_CLASSES + np.asarray(predictions, dtype=np.int64)
+    return np.bincount(pairs, minlength=NUM_CLASSES * NUM_CLASSES).reshape(NUM_CLASSES, NUM_CLASSES)
+
+
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
-    """Accuracy, log loss, macro/weighted F1 and per-digit precision/recall/F1/support."""
+    """Accuracy, log loss, macro/weighted F1 and per-digit precision/recall/F1/support: scikit-learn's
+    definitions (`precision_recall_fscore_support`, zero_division=0; a test holds them equal),
+    counted from the confusion matrix with NumPy, as importing sklearn.metrics alone costs
+    evaluate more than its scoring (docs/speed.md)."""
     classes = list(range(NUM_CLASSES))
     predictions = probabilities.argmax(axis=1)
-    precision, recall, f1, support = sklearn_metrics.precision_recall_fscore_support(
-        labels, predictions, labels=classes, zero_division=0
-    )
+    matrix = confusion_matrix(labels, predictions)
+    right, predicted, support = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, right / predicted, 0.0)
+        recall = np.where(support > 0, right / support, 0.0)
+        f1 = np.where(predicted + support > 0, 2 * right / (predicted + support), 0.0)
     return {
-        "accuracy": round(float(sklearn_metrics.accuracy_score(labels, predictions)), 6),
+        "accuracy": round(float(right.sum() / max(len(labels), 1)), 6),
         "loss": round(log_loss(probabilities, labels), 6),
         "f1_macro": round(float(np.mean(f1)), 6),
         "f1_weighted": round(float(np.average(f1, weights=support)), 6) if support.sum() else 0.0,
@@ -45,7 +56,7 @@ def confusion_csv(labels: np.ndarray, predictions: np.ndarray) -> bytes:
 
 def plot_confusion(labels: np.ndarray, predictions: np.ndarray, title: str) -> plt.Figure:
     """Confusion matrix heat map with the count in every cell."""
-    matrix = sklearn_metrics.confusion_matrix(labels, predictions, labels=range(NUM_CLASSES))
+    matrix = confusion_matrix(labels, predictions)
     figure, axes = plt.subplots(figsize=(7, 6))
     # Log-ish colour scale via sqrt so the few off-diagonal errors are visible beside ~1000s.
     image = axes.imshow(np.sqrt(matrix), cmap="Blues")
@@ -130,9 +141,10 @@ def plot_reliability(bins: Reliability, scaled: Reliability, title: str) -> plt.
     return figure
 
 
-def predict_timed(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, float]:
-    """Class probabilities and inference throughput (images/s), excluding one-off tracing."""
-    model.predict(images[:PREDICT_BATCH_SIZE], batch_size=PREDICT_BATCH_SIZE, verbose=0)
+def predict_timed(predict: Callable[[np.ndarray], np.ndarray], images: np.ndarray) -> tuple[np.ndarray, float]:
+    """`predict`'s class probabilities on `images` and its throughput (images/s), leaving out the
+    first batch's one-off costs (a session's allocations, a graph's tracing)."""
+    predict(images[:PREDICT_BATCH_SIZE])
     started = time.perf_counter()
-    probabilities = model.predict(images, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    probabilities = np.asarray(predict(images))
     return probabilities, len(images) / (time.perf_counter() - started)
