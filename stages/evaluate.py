@@ -50,12 +50,12 @@ def main(name: str, model: str = "onnx") -> dict[str, Any]:
     from mnist_zoo.shipping.inference import keras_classifier, onnx_classifier, predict_in_batches
 
     num_bins = params["evaluate"]["calibration_bins"]
-    training = json.loads((config.TRAINING_METRICS_DIR / name / "metrics.json").read_text())
     classify = (
         onnx_classifier(config.EXPORT_DIR / f"{name}.onnx")
         if model == "onnx"
         else keras_classifier(config.MODELS_DIR / f"{name}.keras")
     )
+    training = json.loads((config.TRAINING_METRICS_DIR / name / "metrics.json").read_text())
     judged = evaluate_model(
         lambda batch: predict_in_batches(classify, batch), config.PREPARED_DIR, training, params["evaluate"]
     )

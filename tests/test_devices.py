@@ -323,7 +323,7 @@ WATCHED = ("TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_PREALLOCATE", "KERAS_
     [
         ("stages.train", ["lenet5"], "jax"),
         ("stages.train", ["chollet"], "tensorflow"),
-        ("stages.evaluate", ["lenet5"], None),
+        ("stages.evaluate", ["lenet5", "--model", "keras"], "jax"),  # the default judges the export: no Keras
         ("stages.export", ["mlp_relu"], "tensorflow"),
         ("mnist_zoo.tools.predict", ["digit.png"], None),
     ],

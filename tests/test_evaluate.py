@@ -198,6 +198,33 @@ def test_an_unknown_variant_is_refused_before_loading(in_tmp_project: Path):
         evaluate.main("lenet6")
 
 
+def test_judging_the_export_imports_no_keras_backend(tiny_project: Path):
+    """The stage as DVC runs it: its default path (the ONNX export) never imports Keras, TensorFlow
+    or JAX, the 7 s a variant it used to pay; nor scikit-learn's metrics or SciPy's statistics."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    trained_and_exported("lenet5")
+    script = (
+        "import runpy, sys; sys.argv = ['stages.evaluate', 'lenet5']; "
+        "runpy.run_module('stages.evaluate', run_name='__main__', alter_sys=True); "
+        "print(sorted({'keras', 'tensorflow', 'jax', 'sklearn.metrics', 'scipy.stats'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tiny_project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert json.loads(Path("metrics/evaluation/lenet5.json").read_text())["slices"]["own"]["images"] == 10
+
+
 def test_an_unknown_model_kind_is_refused_before_loading(in_tmp_project: Path):
     with pytest.raises(ValueError, match=r"--model 'pt': allowed \['keras', 'onnx'\]"):
         evaluate.main("lenet5", model="pt")

@@ -345,12 +345,20 @@ def test_same_params_and_data_give_the_same_metrics(repo: Path):
         del before[timing], after[timing]
     assert after == before
     # The new timings reach the report (and the scores' stage, whose input's bytes changed while its
-    # scores did not); the model file (its save date) is new, so it re-exports (and robustness@lenet5
-    # reruns if the export's bytes changed with it).
+    # scores did not); the model file (its save date) is new, so it re-exports (and evaluate@lenet5 and
+    # robustness@lenet5, which judge the export, rerun if its bytes changed with it).
     assert (
         {"report", "export@lenet5"}
         <= stages_run(dvc(repo, "repro"))
-        <= {"report", "scores@lenet5", "export@lenet5", "robustness@lenet5", "site", "label_candidates"}
+        <= {
+            "report",
+            "scores@lenet5",
+            "export@lenet5",
+            "evaluate@lenet5",
+            "robustness@lenet5",
+            "site",
+            "label_candidates",
+        }
     )
 
 
