@@ -29,8 +29,8 @@ import yaml
 
 PIPELINES = (Path("dvc.yaml"), Path("ship/dvc.yaml"))
 TRAINING = ("train", "train_transfer", "features", "train_candidates", "fetch", "fetch_qmnist", "fetch_fashion")
-# A line of -X importtime: "import time: self [us] | cumulative | imported package", indented by depth.
 Cost = tuple[float, float] | None  # (wall seconds, import seconds), None: no such stage on that side
+# A line of -X importtime: "import time: self [us] | cumulative | imported package", indented by depth.
 IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \| (\s*)(\S+)")
 
 
